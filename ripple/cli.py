@@ -1,0 +1,121 @@
+"""The `ripple` command: each subcommand turns flags into a config and calls one library function.
+
+Heavy libraries (torch, transformers) are imported inside the commands, so `ripple --help`
+is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from ripple.config import DEFAULT_MODEL, DEFAULT_WEIGHTS, GenerateConfig, RankConfig, SamplingConfig
+from ripple.errors import RippleError
+
+app = typer.Typer(
+    name="ripple",
+    help="Game commentary from game states, videos and live games.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err = Console(stderr=True)
+
+
+@app.command()
+def generate(
+    state_file: Annotated[Path, typer.Argument(help="Game-state file: YAML, JSON or JSON Lines.")],
+    model: Annotated[str, typer.Option(help="Registry name, GPT-2 hub name, or a local model folder.")] = DEFAULT_MODEL,
+    precision: Annotated[str, typer.Option(help="fp32, or int8: faster on a CPU, rougher lines.")] = "fp32",
+    template: Annotated[
+        str, typer.Option(help="play-by-play, colour, hype, auto (by moment), or a template file.")
+    ] = "auto",
+    candidates: Annotated[int, typer.Option(help="Candidates per moment.")] = SamplingConfig.candidates,
+    temperature: Annotated[float, typer.Option()] = SamplingConfig.temperature,
+    top_p: Annotated[float, typer.Option()] = SamplingConfig.top_p,
+    top_k: Annotated[int, typer.Option()] = SamplingConfig.top_k,
+    repetition_penalty: Annotated[float, typer.Option()] = SamplingConfig.repetition_penalty,
+    max_new_tokens: Annotated[int, typer.Option()] = SamplingConfig.max_new_tokens,
+    seed: Annotated[int, typer.Option(help="Same seed and inputs, same output.")] = SamplingConfig.seed,
+    weight: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Scorer weight NAME=NUMBER, repeatable; 0 switches a scorer off. Defaults: "
+                     + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_WEIGHTS.items())),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder that holds run folders.")] = Path("outputs"),
+    run_id: Annotated[Optional[str], typer.Option(help="Name of the run folder (default: time and file name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print commentary.json on stdout.")] = False,
+) -> None:
+    """Ranked commentary lines for each moment of a game-state file."""
+    from ripple.commentary import generate_commentary
+    from ripple.rank import parse_weights
+    from ripple.runs import write_run
+    from ripple.show import print_run, progress_bar
+
+    cfg = GenerateConfig(
+        state_file=state_file,
+        model=model,
+        precision=precision,
+        template=template,
+        sampling=SamplingConfig(candidates, temperature, top_p, top_k, repetition_penalty, max_new_tokens, seed),
+        rank=RankConfig(weights=parse_weights(weight or [], DEFAULT_WEIGHTS)),
+        out_dir=out,
+        run_id=run_id,
+    )
+    with progress_bar(err) as progress:
+        run = generate_commentary(cfg, progress)
+    folder = write_run(run, out)
+    if as_json:
+        sys.stdout.write(json.dumps(run.to_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_run(Console(), run)
+    err.print(f"[green]wrote[/] {folder}/commentary.json and commentary.md")
+
+
+@app.command("models")
+def list_models() -> None:
+    """The models Ripple knows and whether each runs offline."""
+    from rich.table import Table
+
+    from ripple.models import cache_root, list_models
+
+    table = Table("name", "kind", "status", "note")
+    for row in list_models():
+        table.add_row(row["name"], row["kind"], row["status"], row["note"])
+    Console().print(table)
+    Console().print(f"cache: {cache_root()}  (RIPPLE_CACHE overrides); any local model folder works as --model too")
+
+
+def main() -> None:
+    """Entry point: known errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except RippleError as exc:
+        if os.environ.get("RIPPLE_DEBUG"):
+            raise
+        print(f"ripple: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("ripple: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors and our own bugs
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if os.environ.get("RIPPLE_DEBUG"):
+            raise
+        print(f"ripple: internal error: {type(exc).__name__}: {exc} (RIPPLE_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        sys.exit(1)

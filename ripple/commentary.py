@@ -1,0 +1,141 @@
+"""`ripple generate` as a library call: moments in, ranked candidates and chosen lines out.
+
+For each moment in order: render its template (with the lines already said), sample N
+candidates in one batched call, rank them, and take the best as the moment's line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ripple import __version__
+from ripple.config import GenerateConfig
+from ripple.errors import InputError
+from ripple.generate import Candidate, encode_prompt, sample
+from ripple.prompting import find_template, render, to_prompt
+from ripple.rank import RankContext, Ranked, build_scorers, rank
+from ripple.state import Moment, load_moments
+
+Progress = Callable[[str, int, int], None]  # (what is happening, done, total)
+
+
+@dataclass
+class MomentResult:
+    moment: Moment
+    template: str  # the mode or the person's template name
+    template_path: str
+    turns: list[dict[str, str]]  # the template's sections, rendered
+    prompt: str  # exactly what the model continued
+    candidates: list[Candidate]  # in the order the model produced them
+    ranked: list[Ranked]  # best first
+    seconds: float  # generation and ranking time
+
+    @property
+    def line(self) -> str:
+        """The chosen line: the best candidate that says anything."""
+        return next((r.text for r in self.ranked if r.text.strip()), "")
+
+    def to_json(self, index: int) -> dict[str, Any]:
+        return {
+            "index": index,
+            "moment": self.moment.model_dump(mode="json"),
+            "template": {"name": self.template, "path": self.template_path},
+            "turns": self.turns,
+            "prompt": self.prompt,
+            "line": self.line,
+            "seconds": round(self.seconds, 3),
+            "candidates": [
+                {
+                    "rank": position + 1,
+                    "index": r.index,
+                    "text": r.text,
+                    "raw": self.candidates[r.index].raw,
+                    "complete": self.candidates[r.index].complete,
+                    "new_tokens": self.candidates[r.index].new_tokens,
+                    "total": round(r.total, 4),
+                    "scores": {
+                        name: {"value": round(s.value, 4), "reason": s.reason, "raw": s.raw}
+                        for name, s in r.scores.items()
+                    },
+                }
+                for position, r in enumerate(self.ranked)
+            ],
+        }
+
+
+@dataclass
+class CommentaryRun:
+    config: GenerateConfig
+    model: dict[str, Any]  # LoadedModel.describe()
+    results: list[MomentResult] = field(default_factory=list)
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    run_id: str = ""
+    folder: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ripple": __version__,
+            "run_id": self.run_id,
+            "created": self.created,
+            "state_file": str(self.config.state_file),
+            "config": self.config.to_dict(),
+            "model": self.model,
+            "moments": [r.to_json(i) for i, r in enumerate(self.results)],
+        }
+
+
+def check_config(cfg: GenerateConfig) -> None:
+    """Flag mistakes before any model loads."""
+    s = cfg.sampling
+    checks = [
+        (s.candidates >= 1, "--candidates", "must be at least 1"),
+        (s.temperature > 0, "--temperature", "must be above 0"),
+        (0 < s.top_p <= 1, "--top-p", "must be in (0, 1]"),
+        (s.top_k >= 0, "--top-k", "must be 0 (no limit) or more"),
+        (s.repetition_penalty > 0, "--repetition-penalty", "must be above 0"),
+        (s.max_new_tokens >= 1, "--max-new-tokens", "must be at least 1"),
+    ]
+    for ok, flag, message in checks:
+        if not ok:
+            raise InputError(flag, message)
+    if cfg.run_id and (cfg.out_dir / cfg.run_id).exists():
+        raise InputError(str(cfg.out_dir / cfg.run_id), "a run with this id exists already; choose another --run-id")
+
+
+def generate_commentary(cfg: GenerateConfig, progress: Progress | None = None, lm=None) -> CommentaryRun:
+    """Comment on every moment of `cfg.state_file`. `lm` lets a caller reuse a loaded model."""
+    from ripple import models
+
+    progress = progress or (lambda what, done, total: None)
+    check_config(cfg)
+    moments = load_moments(cfg.state_file)
+    templates = [find_template(cfg.template, m) for m in moments]  # fail before loading models
+    if lm is None:
+        progress(f"loading {cfg.model}", 0, len(moments))
+        lm = models.load(cfg.model, cfg.precision)
+    scorers = build_scorers(cfg.rank)
+    run = CommentaryRun(config=cfg, model=lm.describe())
+    said: list[str] = []
+    for i, (moment, template) in enumerate(zip(moments, templates)):
+        progress(f"moment {i + 1}/{len(moments)}: {template.name}", i, len(moments))
+        started = time.perf_counter()
+        turns = render(template, moment, said)
+        prompt = to_prompt(turns, lm.tokenizer)
+        encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens)
+        candidates = sample(lm, encoded, cfg.sampling, seed=cfg.sampling.seed + i)
+        ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=encoded)
+        ranked = rank([c.text for c in candidates], ctx, scorers, cfg.rank.weights)
+        result = MomentResult(
+            moment, template.name, str(template.path), turns, prompt, candidates, ranked,
+            time.perf_counter() - started,
+        )
+        run.results.append(result)
+        if result.line:
+            said.append(result.line)
+    progress("done", len(moments), len(moments))
+    return run

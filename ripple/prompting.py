@@ -1,0 +1,139 @@
+"""A moment and a template from prompts/ become the prompt text a model continues.
+
+Templates are Jinja2 files. They see every field of the moment (`game`, `time`, `clock`,
+`scene`, `events`, `numbers`, `facts`, `mode`, `intensity`, and `moment` itself) and
+`previous`, the lines already said, so that commentary does not repeat itself.
+
+A template is a short conversation: `[system]`, `[user]` and `[assistant]` lines start
+its turns, the assistant's turns being example lines. A chat model gets the turns through
+its own chat template; a plain language model (GPT-2, or one Ripple fine-tuned) gets
+them as a transcript (`Commentator: "..."`). Either way the prompt ends in an open quote,
+so the closing quote ends a line. A template without sections is used as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ripple.errors import InputError
+from ripple.state import MODES, Moment
+
+TEMPLATE_SUFFIX = ".j2"
+PREVIOUS_SHOWN = 3  # earlier lines a template sees; more only lengthens the prompt
+
+
+def builtin_prompts_dir() -> Path:
+    """`prompts/` beside the package in a checkout, or the copy inside an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "prompts", here / "_prompts"):
+        if candidate.is_dir():
+            return candidate
+    raise InputError(str(here.parent / "prompts"), "the built-in prompt templates are missing")
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "game"
+
+
+def choose_mode(moment: Moment) -> str:
+    """The template a moment gets under --template auto."""
+    if moment.mode:
+        return moment.mode
+    if moment.intensity is not None and moment.intensity >= 0.8:
+        return "hype"
+    if not moment.events:
+        return "colour"
+    return "play-by-play"
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str  # the mode, or the file's name for a person's own template
+    path: Path
+    source: str
+
+
+def find_template(choice: str, moment: Moment) -> Template:
+    """`choice` is a mode, 'auto', or a path to a template file.
+
+    A mode looks for prompts/<game>/<mode>.j2 first, then prompts/<mode>.j2, so a game
+    can have its own wording.
+    """
+    if choice == "auto" or choice in MODES:
+        mode = choose_mode(moment) if choice == "auto" else choice
+        root = builtin_prompts_dir()
+        for path in (root / slug(moment.game) / f"{mode}{TEMPLATE_SUFFIX}", root / f"{mode}{TEMPLATE_SUFFIX}"):
+            if path.is_file():
+                return Template(mode, path, path.read_text(encoding="utf-8"))
+        raise InputError(str(root / f"{mode}{TEMPLATE_SUFFIX}"), "built-in template is missing")
+    path = Path(choice)
+    if not path.is_file():
+        raise InputError(
+            choice, "no such template file (expected auto, " + ", ".join(MODES) + " or a path to a .j2 file)"
+        )
+    try:
+        return Template(path.stem, path, path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(str(path), "template is not UTF-8 text") from None
+
+
+SECTION = re.compile(r"^\[(system|user|assistant)\][ \t]*$", re.MULTILINE)
+SPEAKER = "Commentator"  # how a transcript-style prompt names the one who speaks
+QUOTE = '"'
+
+
+def split_turns(text: str) -> list[dict[str, str]]:
+    """`[role]` sections into chat messages; no sections gives one raw 'prompt' turn."""
+    parts = SECTION.split(text)
+    if len(parts) == 1:
+        return [{"role": "prompt", "content": text.rstrip("\n").rstrip(" ")}]
+    return [{"role": role, "content": body.strip()} for role, body in zip(parts[1::2], parts[2::2])]
+
+
+def to_prompt(turns: list[dict[str, str]], tokenizer=None) -> str:
+    """The text a model continues: through the tokenizer's chat template when it has one."""
+    if turns and turns[0]["role"] == "prompt":
+        return turns[0]["content"]
+    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
+        messages = [
+            {"role": t["role"], "content": f"{QUOTE}{t['content']}{QUOTE}" if t["role"] == "assistant" else t["content"]}
+            for t in turns
+        ]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + QUOTE
+    text = ""
+    for t in turns:
+        if t["role"] == "assistant":
+            text += f"\n{SPEAKER}: {QUOTE}{t['content']}{QUOTE}"
+        else:
+            text += ("\n\n" if text else "") + t["content"]
+    return text + f"\n{SPEAKER}: {QUOTE}"
+
+
+def render(template: Template, moment: Moment, previous: list[str]) -> list[dict[str, str]]:
+    """The prompt's turns for `moment`; template mistakes become InputErrors with their line."""
+    import jinja2
+
+    # Includes resolve beside the template first, then among the built-in ones (_moment.j2).
+    search = [str(template.path.parent), str(builtin_prompts_dir())]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    )
+    try:
+        compiled = env.from_string(template.source)
+        fields = moment.model_dump()
+        fields["events"] = moment.events  # objects, so templates can write e.text
+        text = compiled.render(
+            **fields, moment=moment, clock=moment.clock(), previous=previous[-PREVIOUS_SHOWN:]
+        )
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(f"{template.path}:{exc.lineno}", f"template syntax error: {exc.message}") from None
+    except jinja2.TemplateNotFound as exc:
+        raise InputError(str(template.path), f"template includes '{exc.name}', which is not there") from None
+    except jinja2.UndefinedError as exc:
+        raise InputError(str(template.path), f"template uses an unknown field: {exc.message}") from None
+    turns = split_turns(text)
+    if turns[0]["role"] != "prompt" and turns[-1]["role"] != "user":
+        raise InputError(str(template.path), "the last section must be [user]: the moment to comment on")
+    return turns

@@ -1,0 +1,45 @@
+"""What every scorer returns and what it is given."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ripple.state import Moment
+
+WORD = re.compile(r"[a-z0-9']+")
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float  # 0 (worst) to 1 (best), comparable across scorers
+    reason: str  # why, in a few words a person can check
+    raw: float | None = None  # the measurement before it was mapped to 0..1
+
+
+@dataclass(frozen=True)
+class RankContext:
+    moment: Moment
+    prompt: str  # exactly what the model continued
+    previous: list[str] = field(default_factory=list)  # lines already said, oldest first
+    lm: Any = None  # the LoadedModel that wrote the candidates
+    encoded: Any = None  # the prompt's EncodedPrompt (its KV cache), when the caller has it
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, ctx: RankContext, texts: list[str]) -> list[Score]: ...
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def clamp01(x: float) -> float:
+    return max(0.0, min(1.0, x))

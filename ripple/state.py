@@ -1,0 +1,225 @@
+"""Game-state files (YAML, JSON, JSON Lines) into validated Moment objects.
+
+A file holds one moment, a list of moments, or a timeline: a mapping with `moments` and
+fields (`game`, `facts`) that every moment inherits. Every problem becomes one InputError
+naming the file, the line where it can be found, the field, and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ripple.errors import InputError
+
+MAX_STATE_FILE_BYTES = 32 * 1024 * 1024  # a day of moments is well under 1 MiB
+MODES = ("play-by-play", "colour", "hype")
+SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+INHERITED = ("game", "facts")  # timeline fields that each moment takes unless it sets its own
+
+Number = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True)]
+
+
+def parse_clock(value: Any) -> Any:
+    """'1:23' and '1:02:03' become seconds; numbers pass through."""
+    if isinstance(value, str) and re.fullmatch(r"\d+(:\d{1,2}){1,2}(\.\d+)?", value.strip()):
+        seconds = 0.0
+        for part in value.strip().split(":"):
+            seconds = seconds * 60 + float(part)
+        return seconds
+    return value
+
+
+class Event(BaseModel):
+    """Something that happened at a moment: 'Zombieman killed', 'lap 3 begins'."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=1)
+    time: float | None = Field(default=None, ge=0)  # seconds; defaults to the moment's
+    kind: str | None = None  # a short tag such as 'kill', 'damage', 'goal'
+
+    _clock = field_validator("time", mode="before")(parse_clock)
+
+
+class Moment(BaseModel):
+    """One point of a game: when, where, what happened, and its numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    game: str = Field(min_length=1)
+    time: float | None = Field(default=None, ge=0)  # seconds from the start
+    scene: str = ""  # what is on screen, in words
+    events: list[Event] = []  # what just happened, most important first
+    numbers: dict[str, Number] = {}  # health, score, ammo, lap, ...
+    facts: list[str] = []  # background on the game, its makers, its history (colour)
+    mode: Literal["play-by-play", "colour", "hype"] | None = None  # force a template
+    intensity: float | None = Field(default=None, ge=0, le=1)  # 1 = the biggest moment
+
+    _clock = field_validator("time", mode="before")(parse_clock)
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _events_may_be_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"text": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    def clock(self) -> str:
+        if self.time is None:
+            return ""
+        minutes, seconds = divmod(int(round(self.time)), 60)
+        return f"{minutes}:{seconds:02d}"
+
+    def describe(self) -> str:
+        """The moment in plain words: what relevance is measured against."""
+        parts = [self.game + "."]
+        if self.scene:
+            parts.append(self.scene.rstrip(".") + ".")
+        parts += [e.text.rstrip(".") + "." for e in self.events]
+        if self.numbers:
+            parts.append(", ".join(f"{k} {v:g}" for k, v in self.numbers.items()) + ".")
+        return " ".join(parts)
+
+
+def _yaml_node_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the value at `loc` in a composed YAML/JSON document."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                return line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for key in loc:
+        path += f"[{key}]" if isinstance(key, int) else (f".{key}" if path else str(key))
+    return path or "(top level)"
+
+
+def _explain(err: dict[str, Any]) -> str:
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] == "extra_forbidden":
+        return "unknown field (expected one of: " + ", ".join(Moment.model_fields) + ")"
+    got = repr(err.get("input"))
+    got = got if len(got) <= 40 else got[:37] + "..."
+    return f"{err['msg'][0].lower()}{err['msg'][1:]} (got {got})"
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise InputError(str(path), "no such file")
+    if path.is_dir():
+        raise InputError(str(path), "is a folder, expected a game-state file")
+    size = path.stat().st_size
+    if size > MAX_STATE_FILE_BYTES:
+        raise InputError(
+            str(path),
+            f"file is {size / 2**20:,.0f} MiB; game-state files are limited to "
+            f"{MAX_STATE_FILE_BYTES // 2**20} MiB",
+        )
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}", f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+
+
+def _validate_moments(raw: Any, where: str, locate) -> list[Moment]:
+    """`raw` is the parsed document; `locate(loc)` gives the line of a field."""
+    if isinstance(raw, dict) and "moments" in raw:
+        shared = {k: raw[k] for k in INHERITED if k in raw}
+        extra = sorted(set(raw) - {"moments", *INHERITED})
+        if extra:
+            raise InputError(
+                f"{where}:{locate((extra[0],))}",
+                f"{extra[0]}: unknown timeline field (expected moments, game, facts)",
+            )
+        items, prefix = raw["moments"], ("moments",)
+    elif isinstance(raw, list):
+        shared, items, prefix = {}, raw, ()
+    elif isinstance(raw, dict):
+        shared, items, prefix = {}, [raw], None
+    else:
+        raise InputError(where, f"expected a moment, a list of moments or a timeline, got {type(raw).__name__}")
+    if not isinstance(items, list):
+        raise InputError(f"{where}:{locate(prefix)}", "moments: expected a list of moments")
+    if not items:
+        raise InputError(where, "the timeline has no moments")
+
+    moments = []
+    for i, item in enumerate(items):
+        loc = () if prefix is None else (*prefix, i)
+        if not isinstance(item, dict):
+            raise InputError(
+                f"{where}:{locate(loc)}", f"{_field_path(loc)}: expected a moment (a mapping), got {type(item).__name__}"
+            )
+        try:
+            moments.append(Moment.model_validate({**shared, **item}))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            full = (*loc, *err["loc"])
+            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise InputError(f"{where}:{locate(full)}", f"{_field_path(full)}: {_explain(err)}{more}") from None
+    return moments
+
+
+def load_moments(path: Path) -> list[Moment]:
+    """Read a game-state file into its moments, or raise InputError saying what is wrong."""
+    path = Path(path)
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise InputError(str(path), f"unknown file type '{path.suffix}'; expected " + ", ".join(SUFFIXES))
+    text = _read_text(path)
+    if not text.strip():
+        raise InputError(str(path), "the file is empty; expected at least one moment")
+
+    if kind == "jsonl":
+        moments = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+            if not isinstance(raw, dict):
+                raise InputError(f"{path}:{number}", f"expected a moment (a JSON object), got {type(raw).__name__}")
+            moments += _validate_moments(raw, str(path), lambda loc, n=number: n)
+        return moments
+
+    try:
+        raw = json.loads(text) if kind == "json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(where, f"invalid YAML: {problem}") from None
+    if raw is None:
+        raise InputError(str(path), "the file is empty; expected at least one moment")
+
+    def locate(loc: tuple[Any, ...]) -> int | None:
+        try:  # YAML reads JSON too, so one walker finds lines in both
+            return _yaml_node_line(yaml.compose(text, Loader=yaml.SafeLoader), loc)
+        except yaml.YAMLError:
+            return None
+
+    return _validate_moments(raw, str(path), lambda loc: locate(loc) or 1)

@@ -1,0 +1,53 @@
+"""Shared fixtures: a tiny random-init GPT-2 model folder, and a way to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a missing model fails at once, never downloads
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory) -> Path:
+    """A 2-layer GPT-2 with random weights, saved without tokenizer files so that Ripple
+    supplies its offline GPT-2 tokenizer."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=512, vocab_size=50257)
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def smol_folder() -> Path:
+    """The embedded default, converted into the user's cache (about 40 s the first time)."""
+    from ripple.models import embedded_folder
+
+    return embedded_folder("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tiny_gpt2):
+    from ripple import models
+
+    return models.load(str(tiny_gpt2))
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m ripple ARGS` as a person would, capturing its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "ripple", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600
+    )

@@ -1,0 +1,72 @@
+"""Batched sampling on a tiny random-init GPT-2: N candidates, seeds, sentence cuts, the KV cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from ripple.config import SamplingConfig
+from ripple.generate import cut_line, encode_prompt, ends_sentence, sample
+
+PROMPT = 'Game: Doom.\nEvents: the player kills an Imp.\nCommentator: "'
+
+
+def test_cut_line_at_the_closing_quote_and_sentence_end():
+    assert cut_line('What a shot! He scores." And then', quoted=True) == ("What a shot! He scores.", True)
+    assert cut_line("Down he goes. And the crowd", quoted=False) == ("Down he goes.", True)
+    assert cut_line("no end in sight", quoted=True) == ("no end in sight", False)
+    assert cut_line("Line one!\nLine two.", quoted=False) == ("Line one!", True)
+    assert cut_line("  spaced   out  words.  ", quoted=False) == ("spaced out words.", True)
+    assert cut_line('Wait for it... boom" x', quoted=True) == ("Wait for it...", True)
+    assert cut_line("it's Doom's", quoted=True) == ("it's Doom's", False)
+    assert ends_sentence("Boom!") and ends_sentence("Really?!") and not ends_sentence("Mr")
+
+
+def test_n_candidates_in_one_call(tiny_lm):
+    out = sample(tiny_lm, encode_prompt(tiny_lm, PROMPT, room=12), SamplingConfig(candidates=5, max_new_tokens=12), 0)
+    assert len(out) == 5
+    assert all(1 <= c.new_tokens <= 12 for c in out)
+    assert all(c.text == cut_line(c.raw, True)[0] for c in out)
+
+
+def test_same_seed_same_candidates_other_seed_others(tiny_lm):
+    cfg = SamplingConfig(candidates=4, max_new_tokens=10)
+    enc = encode_prompt(tiny_lm, PROMPT, room=10)
+    first = [c.raw for c in sample(tiny_lm, enc, cfg, seed=3)]
+    again = [c.raw for c in sample(tiny_lm, enc, cfg, seed=3)]
+    other = [c.raw for c in sample(tiny_lm, enc, cfg, seed=4)]
+    assert first == again
+    assert first != other
+
+
+def test_prompt_cache_is_not_consumed(tiny_lm):
+    """Sampling copies the cache: the same EncodedPrompt serves generation and coherence."""
+    enc = encode_prompt(tiny_lm, PROMPT, room=8)
+    before = enc.cache.get_seq_length()
+    sample(tiny_lm, enc, SamplingConfig(candidates=3, max_new_tokens=8), 0)
+    assert enc.cache.get_seq_length() == before == enc.ids.shape[1] - 1
+
+
+def test_cached_prompt_gives_the_same_next_token_logits(tiny_lm):
+    import torch
+
+    enc = encode_prompt(tiny_lm, PROMPT, room=8)
+    with torch.inference_mode():
+        full = tiny_lm.model(input_ids=enc.ids).logits[0, -1]
+        cached = tiny_lm.model(
+            input_ids=enc.ids[:, -1:].repeat(3, 1), past_key_values=enc.expanded_cache(3), use_cache=True
+        ).logits[:, -1]
+    assert torch.allclose(cached, full.expand(3, -1), atol=1e-4)
+
+
+def test_long_prompt_keeps_its_end(tiny_lm):
+    long_prompt = "filler words " * 400 + PROMPT  # longer than the tiny model's 512 positions
+    enc = encode_prompt(tiny_lm, long_prompt, room=20)
+    assert enc.ids.shape[1] == 512 - 20
+    assert tiny_lm.tokenizer.decode(enc.ids[0]).endswith(PROMPT)
+    assert len(sample(tiny_lm, enc, SamplingConfig(candidates=2, max_new_tokens=20), 0)) == 2
+
+
+@pytest.mark.parametrize("top_k,top_p,temperature", [(0, 1.0, 1.5), (5, 0.5, 0.3)])
+def test_sampling_settings_are_accepted(tiny_lm, top_k, top_p, temperature):
+    cfg = SamplingConfig(candidates=2, max_new_tokens=6, top_k=top_k, top_p=top_p, temperature=temperature)
+    assert len(sample(tiny_lm, encode_prompt(tiny_lm, PROMPT, room=6), cfg, 1)) == 2

@@ -1,0 +1,103 @@
+"""Templates: choice per moment, every field visible, chat and transcript rendering, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from ripple.errors import InputError
+from ripple.prompting import builtin_prompts_dir, choose_mode, find_template, render, split_turns, to_prompt
+from ripple.state import Moment, load_moments
+from tests.conftest import EXAMPLES
+
+DOOM = load_moments(EXAMPLES / "doom.yaml")
+
+
+def test_auto_mode_by_moment():
+    assert [choose_mode(m) for m in DOOM] == ["colour", "play-by-play", "play-by-play", "hype"]
+    assert choose_mode(Moment(game="x", events=[{"text": "y"}], mode="colour")) == "colour"
+
+
+def test_builtin_templates_show_the_moment_and_previous_lines():
+    moment = DOOM[2]
+    turns = render(find_template("play-by-play", moment), moment, ["First line.", "Second line."])
+    assert [t["role"] for t in turns][0] == "system" and turns[-1]["role"] == "user"
+    last = turns[-1]["content"]
+    for needle in ["Doom", "0:24", "dark zigzag room", "an Imp fireball hits the player", "health 38", "armor 71",
+                   '"First line."', '"Second line."']:
+        assert needle in last
+
+
+def test_colour_template_shows_facts():
+    turns = render(find_template("colour", DOOM[0]), DOOM[0], [])
+    assert "John Carmack wrote the engine" in turns[-1]["content"]
+
+
+def test_transcript_prompt_ends_in_open_quote_with_examples_quoted():
+    turns = render(find_template("hype", DOOM[3]), DOOM[3], [])
+    prompt = to_prompt(turns, tokenizer=None)
+    assert prompt.endswith('\nCommentator: "')
+    assert 'Commentator: "Parry after parry' in prompt
+    assert prompt.index("excitable") < prompt.index("Street Fighter") < prompt.index("exit switch")
+
+
+@pytest.mark.real_model
+def test_chat_prompt_goes_through_the_chat_template(smol_folder):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(smol_folder)
+    prompt = to_prompt(render(find_template("hype", DOOM[3]), DOOM[3], []), tok)
+    assert prompt.endswith('<|im_start|>assistant\n"')
+    assert prompt.count("<|im_start|>user") == 3 and prompt.count("<|im_start|>assistant") == 3
+    assert '<|im_start|>assistant\n"Parry after parry' in prompt
+    assert prompt.index("excitable") < prompt.index("Street Fighter") < prompt.index("exit switch")
+
+
+def test_per_game_template_wins(tmp_path, monkeypatch):
+    root = tmp_path / "prompts"
+    (root / "doom").mkdir(parents=True)
+    (root / "doom" / "hype.j2").write_text("[user]\nDOOM HYPE {{ game }}")
+    (root / "hype.j2").write_text("[user]\ngeneric")
+    monkeypatch.setattr("ripple.prompting.builtin_prompts_dir", lambda: root)
+    assert find_template("hype", DOOM[3]).path == root / "doom" / "hype.j2"
+    assert render(find_template("hype", DOOM[3]), DOOM[3], [])[-1]["content"] == "DOOM HYPE Doom"
+
+
+def test_own_template_without_sections_is_used_as_it_is(tmp_path):
+    path = tmp_path / "mine.j2"
+    path.write_text("{{ game }} at {{ clock }}: {{ numbers.health }} health, {{ events[0].text }}.\nSay: \"")
+    turns = render(find_template(str(path), DOOM[2]), DOOM[2], [])
+    assert to_prompt(turns, None) == 'Doom at 0:24: 38 health, an Imp fireball hits the player.\nSay: "'
+
+
+def test_own_template_can_include_the_moment_block(tmp_path):
+    path = tmp_path / "mine.j2"
+    path.write_text('[user]\n{% include "_moment.j2" %}')
+    assert "Numbers: health 38" in render(find_template(str(path), DOOM[2]), DOOM[2], [])[-1]["content"]
+
+
+def test_template_errors_name_file_and_line(tmp_path):
+    bad = tmp_path / "bad.j2"
+    bad.write_text("[user]\nline two\n{% if game %}\n")
+    with pytest.raises(InputError, match=rf"^{bad}:\d+: template syntax error"):
+        render(find_template(str(bad), DOOM[0]), DOOM[0], [])
+    unknown = tmp_path / "unknown.j2"
+    unknown.write_text("[user]\n{{ helth }}")
+    with pytest.raises(InputError, match="unknown field.*helth"):
+        render(find_template(str(unknown), DOOM[0]), DOOM[0], [])
+    ends_with_assistant = tmp_path / "a.j2"
+    ends_with_assistant.write_text("[user]\nhi\n[assistant]\nhello")
+    with pytest.raises(InputError, match="last section must be"):
+        render(find_template(str(ends_with_assistant), DOOM[0]), DOOM[0], [])
+
+
+def test_missing_template_file():
+    with pytest.raises(InputError, match="no such template file"):
+        find_template("nope.j2", DOOM[0])
+
+
+def test_split_turns():
+    assert split_turns("[system]\nbe brief\n[user]\nhi\n") == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+    ]
+    assert builtin_prompts_dir().name == "prompts"

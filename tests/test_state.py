@@ -1,0 +1,170 @@
+"""Game-state files: every shipped example loads; every kind of bad file is one clear error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ripple.errors import InputError
+from ripple.state import MAX_STATE_FILE_BYTES, load_moments
+from tests.conftest import EXAMPLES
+
+
+@pytest.mark.parametrize("name", ["doom.yaml", "tetris.json", "kart-race.yaml", "football.jsonl"])
+def test_examples_load(name):
+    moments = load_moments(EXAMPLES / name)
+    assert len(moments) >= 3
+    assert all(m.game for m in moments)
+
+
+def test_timeline_fields_are_inherited_and_events_normalised():
+    moments = load_moments(EXAMPLES / "doom.yaml")
+    assert {m.game for m in moments} == {"Doom"}
+    assert "id Software" in moments[0].facts[0]
+    assert moments[1].time == 11.0  # "0:11"
+    assert moments[1].events[0].text.startswith("the player kills both Zombiemen")
+    assert moments[2].numbers["health"] == 38
+
+
+def test_event_objects_and_clock_strings(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"game": "G", "time": "1:02:03", "events": [{"text": "x", "time": "0:05", "kind": "k"}]}))
+    (moment,) = load_moments(path)
+    assert moment.time == 3723.0
+    assert moment.events[0].time == 5.0 and moment.events[0].kind == "k"
+    assert moment.clock() == "62:03"
+
+
+def test_a_list_of_moments(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- {game: A, scene: one}\n- {game: B, scene: two}\n")
+    assert [m.game for m in load_moments(path)] == ["A", "B"]
+
+
+def error_of(path) -> str:
+    with pytest.raises(InputError) as info:
+        load_moments(path)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_missing_file(tmp_path):
+    assert error_of(tmp_path / "nope.yaml") == f"{tmp_path / 'nope.yaml'}: no such file"
+
+
+def test_folder_instead_of_file(tmp_path):
+    (tmp_path / "d.yaml").mkdir()
+    assert "is a folder" in error_of(tmp_path / "d.yaml")
+
+
+def test_unknown_suffix(tmp_path):
+    path = tmp_path / "state.txt"
+    path.write_text("game: x")
+    assert "unknown file type '.txt'" in error_of(path)
+
+
+def test_unreadable_yaml_names_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("game: Doom\nmoments:\n  - scene: a\n   time: [1, 2\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:4:") and "invalid YAML" in message
+
+
+def test_truncated_json_names_the_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"game": "Doom",\n "moments": [\n  {"scene": "a"},\n')
+    message = error_of(path)
+    assert message.startswith(f"{path}:4:") and "invalid JSON" in message
+
+
+def test_jsonl_bad_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"game": "A"}\n\n{"game": "B", \n')
+    assert error_of(path).startswith(f"{path}:3: invalid JSON")
+
+
+def test_jsonl_line_that_is_not_an_object(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"game": "A"}\n[1, 2]\n')
+    assert error_of(path) == f"{path}:2: expected a moment (a JSON object), got list"
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("\n\n")
+    assert "the file is empty" in error_of(path)
+
+
+def test_empty_timeline(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("game: Doom\nmoments: []\n")
+    assert error_of(path) == f"{path}: the timeline has no moments"
+
+
+def test_wrong_type_names_line_and_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("game: Doom\nmoments:\n  - scene: a\n  - scene: b\n    numbers:\n      health: lots\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:6: moments[1].numbers.health")
+    assert "'lots'" in message
+
+
+def test_wrong_type_in_json_names_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{\n  "game": "Doom",\n  "time": "soon"\n}\n')
+    message = error_of(path)
+    assert message.startswith(f"{path}:3: time") and "'soon'" in message
+
+
+def test_numbers_are_strict(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("game: Doom\nnumbers: {health: '34'}\n")
+    assert "numbers.health" in error_of(path)
+
+
+def test_missing_game(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("moments:\n  - scene: a\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:2: moments[0].game: required field is missing")
+
+
+def test_unknown_field_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("game: Doom\nscnee: typo\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:2: scnee: unknown field")
+
+
+def test_unknown_timeline_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("game: Doom\nmoment: []\nmoments: [{scene: a}]\n")
+    assert error_of(path).startswith(f"{path}:2: moment: unknown timeline field")
+
+
+def test_top_level_scalar(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("42\n")
+    assert "expected a moment, a list of moments or a timeline, got int" in error_of(path)
+
+
+def test_not_utf8_names_the_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("game: Doom\nscene: caf\u00e9\n".encode("latin-1"))
+    assert error_of(path) == f"{path}:2: not UTF-8 text (byte 0xe9)"
+
+
+def test_a_file_of_gigabytes_is_refused_without_reading_it(tmp_path):
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as f:  # sparse: no disk is used
+        f.truncate(3 * 2**30)
+    message = error_of(path)
+    assert "3,072 MiB" in message and f"limited to {MAX_STATE_FILE_BYTES // 2**20} MiB" in message
+
+
+def test_intensity_out_of_range(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("game: Doom\nintensity: 3\n")
+    assert error_of(path).startswith(f"{path}:2: intensity")
