@@ -27,6 +27,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet llama-cpp-python
 	$(PY) bench/generate.py
 
 clean:

@@ -121,12 +121,13 @@ def generate_commentary(cfg: GenerateConfig, progress: Progress | None = None, l
     scorers = build_scorers(cfg.rank)
     run = CommentaryRun(config=cfg, model=lm.describe())
     said: list[str] = []
+    encoded = None  # the last prompt, whose cache the next one reuses where they agree
     for i, (moment, template) in enumerate(zip(moments, templates)):
         progress(f"moment {i + 1}/{len(moments)}: {template.name}", i, len(moments))
         started = time.perf_counter()
         turns = render(template, moment, said)
         prompt = to_prompt(turns, lm.tokenizer)
-        encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens)
+        encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=encoded)
         candidates = sample(lm, encoded, cfg.sampling, seed=cfg.sampling.seed + i)
         ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=encoded)
         ranked = rank([c.text for c in candidates], ctx, scorers, cfg.rank.weights)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ripple.atomic import atomic_dir
 from ripple.commentary import CommentaryRun
+from ripple.plots import score_chart
 from ripple.prompting import slug
 
 
@@ -30,6 +31,8 @@ def to_markdown(run: CommentaryRun) -> str:
         f"{model['parameters'] / 1e6:.1f}M parameters) · {cfg.sampling.candidates} candidates per moment · "
         f"seed {cfg.sampling.seed} · weights "
         + ", ".join(f"{k} {v:g}" for k, v in cfg.rank.weights.items()),
+        "",
+        "![scores per candidate](scores.png)",
         "",
     ]
     for i, result in enumerate(run.results):
@@ -65,5 +68,6 @@ def write_run(run: CommentaryRun, out_dir: Path) -> Path:
     with atomic_dir(folder) as tmp:
         (tmp / "commentary.json").write_text(json.dumps(run.to_json(), indent=2, ensure_ascii=False) + "\n")
         (tmp / "commentary.md").write_text(to_markdown(run))
+        score_chart(run, tmp / "scores.png")
     run.folder = folder
     return folder

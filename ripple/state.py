@@ -77,8 +77,12 @@ class Moment(BaseModel):
         return f"{minutes}:{seconds:02d}"
 
     def describe(self) -> str:
-        """The moment in plain words: what relevance is measured against."""
-        parts = [self.game + "."]
+        """The moment in plain words: what relevance is measured against.
+
+        The game's name and background are left out when something happens: every moment
+        of a session shares them, so a line that only names the game is not about this one.
+        """
+        parts = [] if self.events else [self.game + "."] + [f.rstrip(".") + "." for f in self.facts]
         if self.scene:
             parts.append(self.scene.rstrip(".") + ".")
         parts += [e.text.rstrip(".") + "." for e in self.events]

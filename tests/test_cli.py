@@ -39,6 +39,8 @@ def test_generate_writes_a_run_folder(tiny_gpt2, tmp_path):
         assert all(s["reason"] for c in cands for s in c["scores"].values())
         assert moment["prompt"].endswith('Commentator: "')
     assert [m["template"]["name"] for m in data["moments"]] == ["colour", "play-by-play", "play-by-play", "hype"]
+    png = (folder / "scores.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
     markdown = (folder / "commentary.md").read_text()
     assert markdown.startswith("# Commentary:") and "| # | total | coherence | loops | length | candidate |" in markdown
     assert "1. 0:03 · Doom — colour" in result.stdout or "Doom — colour" in result.stdout

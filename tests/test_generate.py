@@ -70,3 +70,17 @@ def test_long_prompt_keeps_its_end(tiny_lm):
 def test_sampling_settings_are_accepted(tiny_lm, top_k, top_p, temperature):
     cfg = SamplingConfig(candidates=2, max_new_tokens=6, top_k=top_k, top_p=top_p, temperature=temperature)
     assert len(sample(tiny_lm, encode_prompt(tiny_lm, PROMPT, room=6), cfg, 1)) == 2
+
+
+def test_reusing_a_prompt_cache_gives_the_same_cache(tiny_lm):
+    import torch
+
+    first = encode_prompt(tiny_lm, "Shared system text and examples. Moment one: a goal.", room=8)
+    fresh = encode_prompt(tiny_lm, "Shared system text and examples. Moment two: a save!", room=8)
+    reused = encode_prompt(tiny_lm, "Shared system text and examples. Moment two: a save!", room=8, reuse=first)
+    assert reused.cache.get_seq_length() == fresh.cache.get_seq_length()
+    for a, b in zip(fresh.cache.layers, reused.cache.layers):
+        assert torch.allclose(a.keys, b.keys, atol=1e-5) and torch.allclose(a.values, b.values, atol=1e-5)
+    assert first.cache.get_seq_length() == first.ids.shape[1] - 1  # the reused one is untouched
+    cfg = SamplingConfig(candidates=3, max_new_tokens=8)
+    assert [c.raw for c in sample(tiny_lm, reused, cfg, 1)] == [c.raw for c in sample(tiny_lm, fresh, cfg, 1)]

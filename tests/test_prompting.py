@@ -22,9 +22,11 @@ def test_builtin_templates_show_the_moment_and_previous_lines():
     turns = render(find_template("play-by-play", moment), moment, ["First line.", "Second line."])
     assert [t["role"] for t in turns][0] == "system" and turns[-1]["role"] == "user"
     last = turns[-1]["content"]
-    for needle in ["Doom", "0:24", "dark zigzag room", "an Imp fireball hits the player", "health 38", "armor 71",
-                   '"First line."', '"Second line."']:
+    for needle in ["Doom", "0:24", "dark zigzag room", "an Imp fireball hits the player", "health 38", "armor 71"]:
         assert needle in last
+    # Earlier lines go to the system turn: in the moment itself a small model answers them.
+    assert 'not to be repeated: "First line." "Second line."' in turns[0]["content"]
+    assert "First line" not in last
 
 
 def test_colour_template_shows_facts():
