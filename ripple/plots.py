@@ -43,9 +43,10 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
         when = f"{result.moment.clock()} " if result.moment.time is not None else ""
         ax.set_title(f"{i}. {when}{result.moment.game} — {result.template}", fontsize=10, loc="left")
         ax.tick_params(axis="x", labelsize=8)
-    axes[0, 0].legend(loc="lower right", fontsize=8, ncols=len(weights))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", fontsize=8, ncols=len(labels), frameon=False)
     axes[-1, 0].set_xlabel("total score (weighted mean of the scorers; best candidate on top, in bold)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the legend
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
