@@ -80,6 +80,30 @@ def generate(
     err.print(f"[green]wrote[/] {folder}/commentary.json and commentary.md")
 
 
+@app.command()
+def ingest(
+    sources: Annotated[list[Path], typer.Argument(help="Transcript files or folders (searched recursively).")],
+    out: Annotated[Path, typer.Option(help="The corpus to write (JSON Lines).")] = Path("outputs/corpus.jsonl"),
+    game: Annotated[Optional[str], typer.Option(help="The game of every file (else: sidecar, then file name).")] = None,
+) -> None:
+    """Transcripts (.vtt .srt .json3 .json .xml .txt) into one clean corpus for training."""
+    from rich.table import Table
+
+    from ripple.ingest import ingest as run_ingest
+
+    report = run_ingest(sources, out, game)
+    table = Table("game", "segments", "words", title=f"{out}")
+    for name, count in report.per_game.most_common():
+        table.add_row(name, str(count), str(report.words_per_game[name]))
+    Console().print(table)
+    err.print(
+        f"{report.files} files, {report.segments} segments, {report.words} words, "
+        f"{report.duplicates} duplicate segments dropped, {len(report.skipped)} files skipped"
+    )
+    for path, reason in report.skipped:
+        err.print(f"  skipped {path}: {reason}", markup=False, highlight=False)
+
+
 @app.command("models")
 def list_models() -> None:
     """The models Ripple knows and whether each runs offline."""
