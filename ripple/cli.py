@@ -104,6 +104,43 @@ def ingest(
         err.print(f"  skipped {path}: {reason}", markup=False, highlight=False)
 
 
+@app.command("train")
+def train_command(
+    corpus: Annotated[Path, typer.Argument(help="Corpus from `ripple ingest` (JSON Lines).")],
+    base: Annotated[str, typer.Option(help="Model to start from: registry name, hub name or folder.")] = DEFAULT_MODEL,
+    name: Annotated[str, typer.Option(help="Model folder name under --out.")] = "commentary",
+    out: Annotated[Path, typer.Option(help="Folder of trained models.")] = Path("outputs/models"),
+    block_size: Annotated[int, typer.Option(help="Tokens per packed training block.")] = 128,
+    epochs: Annotated[float, typer.Option()] = 3.0,
+    max_steps: Annotated[int, typer.Option(help="Stop after this many steps (overrides --epochs).")] = -1,
+    batch_size: Annotated[int, typer.Option()] = 8,
+    learning_rate: Annotated[float, typer.Option()] = 5e-5,
+    lr_scheduler: Annotated[str, typer.Option(help="linear, constant, cosine, ...")] = "linear",
+    eval_steps: Annotated[int, typer.Option(help="Evaluate and checkpoint every N steps.")] = 20,
+    patience: Annotated[int, typer.Option(help="Evaluations without improvement before stopping.")] = 3,
+    validation_fraction: Annotated[float, typer.Option(help="Share of videos held out.")] = 0.15,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (peft), merged into the weights at the end.")] = False,
+    gradient_checkpointing: Annotated[bool, typer.Option()] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its newest checkpoint.")] = False,
+) -> None:
+    """Fine-tune a commentary model on a transcript corpus."""
+    from ripple.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        corpus=corpus, base=base, name=name, out_root=out, block_size=block_size, epochs=epochs,
+        max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, lr_scheduler=lr_scheduler,
+        eval_steps=eval_steps, patience=patience, validation_fraction=validation_fraction, lora=lora,
+        gradient_checkpointing=gradient_checkpointing, seed=seed, resume=resume,
+    )
+    result = train(cfg)
+    if result.metrics:
+        m = result.metrics
+        before = f" (base {m['base_eval_perplexity']:.1f})" if "base_eval_perplexity" in m else ""
+        err.print(f"validation perplexity {m['eval_perplexity']:.1f}{before} after {m['steps']} steps")
+        err.print(f"[green]wrote[/] {result.folder} (model card README.md, loss.png, ripple.json)")
+
+
 @app.command("models")
 def list_models() -> None:
     """The models Ripple knows and whether each runs offline."""

@@ -126,7 +126,9 @@ def generate_commentary(cfg: GenerateConfig, progress: Progress | None = None, l
         progress(f"moment {i + 1}/{len(moments)}: {template.name}", i, len(moments))
         started = time.perf_counter()
         turns = render(template, moment, said)
-        prompt = to_prompt(turns, lm.tokenizer)
+        # A model Ripple fine-tuned learnt transcript lines, whatever chat template it kept.
+        chat = lm.ripple_json.get("prompt_style") != "transcript"
+        prompt = to_prompt(turns, lm.tokenizer if chat else None)
         encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=encoded)
         candidates = sample(lm, encoded, cfg.sampling, seed=cfg.sampling.seed + i)
         ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=encoded)

@@ -228,13 +228,9 @@ def onednn_linears(model, batch_hint: int = 8):
     return model
 
 
-def load(name: str = DEFAULT_MODEL, precision: str = "fp32") -> LoadedModel:
-    """Load a causal LM and its tokenizer by registry name, hub name or folder.
-
-    precision: "fp32", or "int8" for faster, rougher decoding on a CPU (see quantize_int8).
-    """
-    if precision not in PRECISIONS:
-        raise ModelError(f"--precision: '{precision}' is not one of {', '.join(PRECISIONS)}")
+def load_plain(name: str = DEFAULT_MODEL) -> LoadedModel:
+    """A causal LM and its tokenizer as transformers loads them: trainable, fp32, no
+    inference kernels swapped in. `load` is the one for generation."""
     spec = resolve(name)
     _quiet_transformers()
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -265,15 +261,28 @@ def load(name: str = DEFAULT_MODEL, precision: str = "fp32") -> LoadedModel:
 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.eval()
     parameters = sum(p.numel() for p in model.parameters())
+    return LoadedModel(spec, model, tokenizer, folder, ripple_json, "fp32", parameters)
+
+
+def load(name: str = DEFAULT_MODEL, precision: str = "fp32") -> LoadedModel:
+    """Load a causal LM and its tokenizer by registry name, hub name or folder, ready for
+    generation: eval mode, on the GPU if there is one, else with fast CPU kernels.
+
+    precision: "fp32", or "int8" for faster, rougher decoding on a CPU (see quantize_int8).
+    """
+    if precision not in PRECISIONS:
+        raise ModelError(f"--precision: '{precision}' is not one of {', '.join(PRECISIONS)}")
+    lm = load_plain(name)
+    model = lm.model.eval()
     import torch
 
     if torch.cuda.is_available():
         model, precision = model.to("cuda"), "fp32"
     else:  # what int8 leaves in fp32 runs through oneDNN too
         model = onednn_linears(quantize_int8(model) if precision == "int8" else model)
-    return LoadedModel(spec, model, tokenizer, folder, ripple_json, precision, parameters)
+    lm.model, lm.precision = model, precision
+    return lm
 
 
 def list_models() -> list[dict[str, str]]:

@@ -1,0 +1,102 @@
+"""`ripple train` on a tiny random-init GPT-2: loss falls, resume matches, the folder is usable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ripple.errors import InputError
+from ripple.train import TrainConfig, document, split_sources, train
+from tests.conftest import run_cli
+
+LINES = [
+    "the imp throws a fireball and health drops to {k}, what a hit",
+    "two zombiemen down with the shotgun, {k} kills now",
+    "grab the green armor and head for the exit switch",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
+    records = [
+        {"game": "Doom", "source": f"video{v}.vtt", "start": k, "end": k + 1, "text": LINES[(k + v) % 3].format(k=k)}
+        for v in range(5)
+        for k in range(30)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return path
+
+
+def config(corpus, tiny_gpt2, out, **overrides):
+    settings = dict(corpus=corpus, base=str(tiny_gpt2), name="m", out_root=out, block_size=64, max_steps=12,
+                    eval_steps=4, batch_size=4, learning_rate=2e-3, validation_fraction=0.2)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def test_split_is_by_whole_video_and_seeded():
+    train_s, val_s = split_sources([f"v{i}" for i in range(10)], 0.2, seed=1)
+    assert len(val_s) == 2 and not set(train_s) & set(val_s)
+    assert split_sources([f"v{i}" for i in range(10)], 0.2, seed=1) == (train_s, val_s)
+    with pytest.raises(InputError, match="at least 2 source videos"):
+        split_sources(["only"], 0.2, 0)
+
+
+def test_document_shape():
+    assert document([{"game": "Doom", "text": "Hi."}, {"text": "Bye."}]) == 'Game: Doom.\nCommentator: "Hi."\nCommentator: "Bye."'
+
+
+def test_training_lowers_validation_loss_and_writes_a_usable_folder(corpus, tiny_gpt2, tmp_path):
+    result = train(config(corpus, tiny_gpt2, tmp_path, gradient_checkpointing=True))
+    m = result.metrics
+    assert m["eval_loss"] < m["base_eval_loss"] - 0.3
+    folder = result.folder
+    info = json.loads((folder / "ripple.json").read_text())
+    assert info["base"] == str(tiny_gpt2) and info["prompt_style"] == "transcript"
+    assert not set(info["data"]["train_sources"]) & set(info["data"]["validation_sources"])
+    assert (folder / "loss.png").read_bytes().startswith(b"\x89PNG")
+    card = (folder / "README.md").read_text()
+    assert "| this model |" in card and "base model, before training" in card
+    # The folder is a model `ripple generate --model` takes, prompted as a transcript.
+    out = run_cli("generate", "examples/doom.yaml", "--model", str(folder), "--out", str(tmp_path / "runs"),
+                  "--json", "--candidates", "2", "--max-new-tokens", "6", "--weight", "relevance=0")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["moments"][0]["prompt"].endswith('Commentator: "')
+
+
+def test_resume_ends_where_an_uninterrupted_run_does(corpus, tiny_gpt2, tmp_path):
+    constant = dict(lr_scheduler="constant", patience=100)
+    whole = train(config(corpus, tiny_gpt2, tmp_path / "whole", max_steps=12, **constant))
+    # The same run stopped at step 4 (its last checkpoint), then resumed to 12.
+    train(config(corpus, tiny_gpt2, tmp_path / "cut", max_steps=4, **constant))
+    resumed = train(config(corpus, tiny_gpt2, tmp_path / "cut", max_steps=12, resume=True, **constant))
+    assert resumed.metrics["steps"] == whole.metrics["steps"] == 12
+    assert resumed.metrics["eval_loss"] == pytest.approx(whole.metrics["eval_loss"], abs=1e-4)
+
+
+def test_lora_trains_adapters_and_merges_them(corpus, tiny_gpt2, tmp_path):
+    result = train(config(corpus, tiny_gpt2, tmp_path, lora=True, learning_rate=1e-2))
+    assert result.metrics["eval_loss"] < result.metrics["base_eval_loss"]
+    weights = (result.folder / "model.safetensors").read_bytes()
+    assert b"lora_" not in weights[:20000]  # merged: plain GPT-2 tensor names only
+    assert json.loads((result.folder / "ripple.json").read_text())["config"]["lora"] is True
+
+
+def test_bad_inputs(corpus, tiny_gpt2, tmp_path):
+    with pytest.raises(InputError, match="no such corpus file"):
+        train(config(tmp_path / "missing.jsonl", tiny_gpt2, tmp_path))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "fine", "source": "a"}\n{"text": \n')
+    with pytest.raises(InputError, match=rf"{broken}:2: invalid JSON"):
+        train(config(broken, tiny_gpt2, tmp_path))
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"text": "only one video", "source": "a"}\n')
+    with pytest.raises(InputError, match="at least 2 source videos"):
+        train(config(one, tiny_gpt2, tmp_path))
+    with pytest.raises(InputError, match="nothing to resume"):
+        train(config(corpus, tiny_gpt2, tmp_path / "fresh", resume=True))
+    (tmp_path / "taken" / "m").mkdir(parents=True)
+    result = run_cli("train", str(corpus), "--base", str(tiny_gpt2), "--out", str(tmp_path / "taken"), "--name", "m")
+    assert result.returncode == 2 and "exists already" in result.stderr
