@@ -141,6 +141,33 @@ def train_command(
         err.print(f"[green]wrote[/] {result.folder} (model card README.md, loss.png, ripple.json)")
 
 
+@app.command("eval")
+def eval_command(
+    model: Annotated[str, typer.Argument(help="Trained model folder (or any model name).")],
+    corpus: Annotated[Path, typer.Argument(help="Held-out transcripts (JSON Lines from `ripple ingest`).")],
+    base: Annotated[Optional[str], typer.Option(help="Compare with this model (default: the model's base).")] = None,
+    block_size: Annotated[int, typer.Option()] = 128,
+    samples: Annotated[int, typer.Option(help="Lines sampled per game.")] = 8,
+    seed: Annotated[int, typer.Option()] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Perplexity, distinct-n and loop rate of a model beside its base."""
+    from rich.table import Table
+
+    from ripple.evaluate import EvalConfig, evaluate
+
+    rows = evaluate(EvalConfig(model=model, corpus=corpus, base=base, block_size=block_size, samples=samples,
+                               seed=seed))
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table("model", "perplexity", "nats/char", "distinct-1", "distinct-2", "loop rate", title=str(corpus))
+    for r in rows:
+        table.add_row(r["model"], f"{r['perplexity']:.1f}", f"{r['nats_per_char']:.3f}", f"{r['distinct_1']:.2f}",
+                      f"{r['distinct_2']:.2f}", f"{r['loop_rate']:.0%}")
+    Console().print(table)
+
+
 @app.command("models")
 def list_models() -> None:
     """The models Ripple knows and whether each runs offline."""

@@ -100,3 +100,18 @@ def test_bad_inputs(corpus, tiny_gpt2, tmp_path):
     (tmp_path / "taken" / "m").mkdir(parents=True)
     result = run_cli("train", str(corpus), "--base", str(tiny_gpt2), "--out", str(tmp_path / "taken"), "--name", "m")
     assert result.returncode == 2 and "exists already" in result.stderr
+
+
+def test_eval_compares_the_trained_model_with_its_base(corpus, tiny_gpt2, tmp_path):
+    from ripple.evaluate import EvalConfig, distinct, evaluate
+
+    folder = train(config(corpus, tiny_gpt2, tmp_path)).folder
+    rows = evaluate(EvalConfig(model=str(folder), corpus=corpus, block_size=64, samples=4, max_new_tokens=8))
+    trained, base = rows
+    assert base["model"] == str(tiny_gpt2)
+    assert trained["perplexity"] < base["perplexity"]
+    assert len(trained["lines"]) == 4 and 0 <= trained["loop_rate"] <= 1
+    assert distinct(["a b c", "a b c"], 1) == 0.5 and distinct(["a b a b"], 2) == 2 / 3
+    result = run_cli("eval", str(folder), str(corpus), "--block-size", "64", "--samples", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [r["model"] for r in json.loads(result.stdout)] == [str(folder), str(tiny_gpt2)]
