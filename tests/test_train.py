@@ -115,3 +115,29 @@ def test_eval_compares_the_trained_model_with_its_base(corpus, tiny_gpt2, tmp_pa
     result = run_cli("eval", str(folder), str(corpus), "--block-size", "64", "--samples", "2", "--json")
     assert result.returncode == 0, result.stderr
     assert [r["model"] for r in json.loads(result.stdout)] == [str(folder), str(tiny_gpt2)]
+
+
+def test_two_processes_through_accelerate_launch(corpus, tiny_gpt2, tmp_path):
+    """The path to many GPUs or machines: the same command under `accelerate launch`,
+    here as two CPU processes talking over gloo."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    accelerate = Path(sys.executable).with_name("accelerate")
+    result = subprocess.run(
+        [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "ripple", "train", str(corpus),
+         "--base", str(tiny_gpt2), "--out", str(tmp_path), "--name", "dist", "--block-size", "64",
+         "--max-steps", "6", "--eval-steps", "3", "--batch-size", "2"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = json.loads((tmp_path / "dist" / "ripple.json").read_text())
+    state = json.loads((tmp_path / "dist" / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text())
+    # Two processes each take 2 blocks a step, so an epoch has half the steps of one process.
+    import math
+
+    steps_per_epoch = math.ceil(info["data"]["train_blocks"] / (2 * 2))
+    assert state["epoch"] == pytest.approx(6 / steps_per_epoch, rel=0.01)
+    assert info["metrics"]["steps"] == 6
