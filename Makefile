@@ -5,7 +5,11 @@ STAMP := $(VENV)/.installed
 # nothing comes from a model hub; a missing model fails at once
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow bench clean sysdeps
+
+# Debian packages the tests use: espeak-ng speaks the sentences transcription is tested on.
+sysdeps:
+	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng; }
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,10 +24,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/ripple generate examples/doom.yaml
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(PY) -m pytest -q
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) sysdeps
 	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP)

@@ -104,6 +104,25 @@ def ingest(
         err.print(f"  skipped {path}: {reason}", markup=False, highlight=False)
 
 
+@app.command("transcribe")
+def transcribe_command(
+    media: Annotated[list[Path], typer.Argument(help="Recorded video or audio files.")],
+    out: Annotated[Path, typer.Option(help="Transcript records to write (JSON Lines, corpus format).")] = Path(
+        "outputs/transcripts.jsonl"),
+    backend: Annotated[str, typer.Option(help="openai (openai-whisper) or faster (faster-whisper).")] = "openai",
+    model: Annotated[str, typer.Option(help="Packaged whisper model (tiny.en) or a CTranslate2 folder.")] = "tiny.en",
+    game: Annotated[Optional[str], typer.Option(help="The game (default: from the file name).")] = None,
+) -> None:
+    """Speech in recorded gameplay into transcript records, with word timestamps."""
+    from ripple.speech.transcribe import TranscribeConfig, transcribe
+
+    report = transcribe(TranscribeConfig(media=media, out=out, backend=backend, model=model, game=game))
+    err.print(f"{report.files} files, {report.seconds_of_speech:.1f} s of speech, {report.segments} segments, "
+              f"{report.words} words -> {out}")
+    for path, reason in report.skipped:
+        err.print(f"  skipped {path}: {reason}", markup=False, highlight=False)
+
+
 @app.command("train")
 def train_command(
     corpus: Annotated[Path, typer.Argument(help="Corpus from `ripple ingest` (JSON Lines).")],

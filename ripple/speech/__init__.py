@@ -1,0 +1,1 @@
+"""Speech to text for `ripple transcribe`: packaged whisper weights, audio decoding, backends."""
