@@ -208,6 +208,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     trainer.train(resume_from_checkpoint=_latest_checkpoint(checkpoints) if cfg.resume else None)
     final = trainer.evaluate()
     history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
+    if base_eval is not None:  # train() starts a fresh log; keep where the base model stood
+        history.insert(0, {"step": 0, "eval_loss": base_eval})
     if not trainer.is_world_process_zero():
         return TrainResult(folder, {}, history)
 
