@@ -30,9 +30,10 @@ test: $(STAMP) sysdeps
 test-slow: $(STAMP) sysdeps
 	$(PY) -m pytest -q -m slow
 
-bench: $(STAMP)
+bench: $(STAMP) sysdeps
 	$(PY) -m pip install --quiet llama-cpp-python
 	$(PY) bench/generate.py
+	$(PY) bench/transcribe.py
 
 clean:
 	rm -rf $(VENV)
