@@ -14,10 +14,10 @@ from functools import lru_cache
 from typing import Any
 
 from ripple.config import SamplingConfig
+from ripple.prompting import QUOTE
 
 # A sentence ends at . ! ? or … (possibly repeated), optionally followed by closing marks.
 SENTENCE_END = re.compile(r"[.!?…]+[)\]'’]*(?=\s|$)")
-QUOTE = '"'
 
 
 @dataclass(frozen=True)
