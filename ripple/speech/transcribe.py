@@ -58,6 +58,24 @@ def speech_chunks(audio) -> list[dict]:
     return get_speech_timestamps(audio, VadOptions(min_speech_duration_ms=int(MIN_SPEECH_S * 1000)))
 
 
+def voiced(audio, chunks):
+    """The voiced stretches joined, and a map from their times back to the recording's.
+
+    Both backends decode this, so silence is never decoded (nor "heard" as words)."""
+    import numpy as np
+    from faster_whisper.vad import SpeechTimestampsMap
+
+    joined = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
+    back = SpeechTimestampsMap(chunks, SAMPLE_RATE)
+    return joined, lambda t, is_end=False: back.get_original_time(t, is_end=is_end)
+
+
+def _segment(start, end, text, words, back) -> Segment:
+    """A backend's segment with times moved back onto the recording."""
+    return Segment(back(start), back(end, True), text.strip(),
+                   [{"word": w.strip(), "start": back(a), "end": back(b, True)} for w, a, b in words])
+
+
 def cut_loops(text: str) -> str:
     """'go go go go go team' -> 'go team': a phrase repeated back to back is said once."""
     words = text.split()
@@ -96,21 +114,14 @@ def _openai(cfg: TranscribeConfig, cache: Path) -> Callable:
         model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
 
     def run(audio, chunks):
-        import numpy as np
-        from faster_whisper.vad import SpeechTimestampsMap
-
-        # Only the voiced stretches are decoded, joined; times are mapped back afterwards.
-        voiced = np.concatenate([audio[c["start"] : c["end"]] for c in chunks])
-        back = SpeechTimestampsMap(chunks, SAMPLE_RATE)
+        speech, back = voiced(audio, chunks)
         result = model.transcribe(
-            voiced, language=cfg.language, word_timestamps=True, fp16=False,
+            speech, language=cfg.language, word_timestamps=True, fp16=False,
             condition_on_previous_text=False,  # a looping segment must not prime the next one
         )
         return [
-            Segment(back.get_original_time(s["start"]), back.get_original_time(s["end"], is_end=True),
-                    s["text"].strip(),
-                    [{"word": w["word"].strip(), "start": back.get_original_time(w["start"]),
-                      "end": back.get_original_time(w["end"], is_end=True)} for w in s.get("words", [])])
+            _segment(s["start"], s["end"], s["text"],
+                     [(w["word"], w["start"], w["end"]) for w in s.get("words", [])], back)
             for s in result["segments"]
         ]
 
@@ -123,14 +134,12 @@ def _faster(cfg: TranscribeConfig, cache: Path) -> Callable:
     model = WhisperModel(str(ct2_folder(cfg.model)), device="cpu", compute_type="int8")
 
     def run(audio, chunks):
-        # faster-whisper runs the same Silero VAD itself and maps the times back.
+        speech, back = voiced(audio, chunks)
         segments, _ = model.transcribe(
-            audio, language=cfg.language, word_timestamps=True, condition_on_previous_text=False,
-            vad_filter=True, vad_parameters={"min_speech_duration_ms": int(MIN_SPEECH_S * 1000)},
+            speech, language=cfg.language, word_timestamps=True, condition_on_previous_text=False,
         )
         return [
-            Segment(s.start, s.end, s.text.strip(),
-                    [{"word": w.word.strip(), "start": w.start, "end": w.end} for w in (s.words or [])])
+            _segment(s.start, s.end, s.text, [(w.word, w.start, w.end) for w in (s.words or [])], back)
             for s in segments
         ]
 
