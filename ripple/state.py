@@ -184,6 +184,18 @@ def _validate_moments(raw: Any, where: str, locate) -> list[Moment]:
     return moments
 
 
+def jsonl_lines(text: str, path: Path):
+    """(line number, parsed value) for each non-blank line of a JSON Lines text; a line that
+    is not JSON is an InputError naming it."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+
+
 def load_moments(path: Path) -> list[Moment]:
     """Read a game-state file into its moments, or raise InputError saying what is wrong."""
     path = Path(path)
@@ -196,13 +208,7 @@ def load_moments(path: Path) -> list[Moment]:
 
     if kind == "jsonl":
         moments = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        for number, raw in jsonl_lines(text, path):
             if not isinstance(raw, dict):
                 raise InputError(f"{path}:{number}", f"expected a moment (a JSON object), got {type(raw).__name__}")
             moments += _validate_moments(raw, str(path), lambda loc, n=number: n)

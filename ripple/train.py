@@ -23,6 +23,7 @@ from ripple.atomic import atomic_write_text
 from ripple.config import DEFAULT_MODEL
 from ripple.errors import InputError
 from ripple.prompting import QUOTE, SPEAKER
+from ripple.state import jsonl_lines
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,12 @@ def read_corpus(path: Path) -> dict[str, list[dict]]:
     """Corpus records grouped by source video, in order."""
     if not path.is_file():
         raise InputError(str(path), "no such corpus file (make one with `ripple ingest`)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"not UTF-8 text (byte {exc.start})") from None
     by_source: dict[str, list[dict]] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}", f"invalid JSON: {exc.msg}") from None
+    for number, record in jsonl_lines(text, path):
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise InputError(f"{path}:{number}", "expected a corpus record with a 'text' field")
         by_source.setdefault(str(record.get("source", "")), []).append(record)

@@ -91,6 +91,10 @@ def test_bad_inputs(corpus, tiny_gpt2, tmp_path):
     broken.write_text('{"text": "fine", "source": "a"}\n{"text": \n')
     with pytest.raises(InputError, match=rf"{broken}:2: invalid JSON"):
         train(config(broken, tiny_gpt2, tmp_path))
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"text": "caf\u00e9", "source": "a"}\n'.encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8 text"):
+        train(config(latin, tiny_gpt2, tmp_path))
     one = tmp_path / "one.jsonl"
     one.write_text('{"text": "only one video", "source": "a"}\n')
     with pytest.raises(InputError, match="at least 2 source videos"):
