@@ -7,9 +7,11 @@ export HF_HUB_OFFLINE ?= 1
 
 .PHONY: demo test test-slow bench clean sysdeps
 
-# Debian packages the tests use: espeak-ng speaks the sentences transcription is tested on.
+# Debian packages the tests use: espeak-ng (a voice, and the speech transcription is tested
+# on) and tesseract-ocr (on-screen text in videos).
 sysdeps:
-	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng; }
+	@{ command -v espeak-ng && command -v tesseract; } >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr; }
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)

@@ -55,10 +55,14 @@ def test_contact_sheet(scenes_video, tmp_path):
     import cv2
 
     frames, _ = keyframes(scenes_video, FramesConfig(sample_every_s=2.0))
-    sheet = contact_sheet(frames, tmp_path / "contact.png", columns=3)
+    sheet = contact_sheet(frames, tmp_path / "contact.png", columns=3, notes=[["a note"]] * len(frames))
     image = cv2.imread(str(sheet))
     rows = (len(frames) + 2) // 3
-    assert image.shape[1] == 3 * 320 and image.shape[0] == rows * (180 + 44)
+    label_h = 10 + 18 * 3  # time and reason, description, the note
+    assert image.shape[1] == 3 * 320 and image.shape[0] == rows * (180 + label_h)
+    # The note is drawn (light blue text) under the first thumbnail, and nowhere in an empty cell.
+    note_row = image[180 + 10 + 36 : 180 + 10 + 54, :320]
+    assert (note_row[..., 2] > 200).sum() > 20
     # The first cell shows the red scene.
     assert tuple(int(c) for c in image[20, 300]) == pytest.approx((40, 40, 200), abs=12)
 

@@ -21,14 +21,14 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def load_audio(path: Path):
-    """The file's first audio stream as a float32 numpy array at SAMPLE_RATE."""
+def load_audio(path: Path, rate: int = SAMPLE_RATE):
+    """The file's first audio stream as a mono float32 numpy array at `rate` samples/s."""
     import numpy as np
 
     if not Path(path).is_file():
         raise AudioError("no such file")
     cmd = [ffmpeg_binary(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
-           "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"]
+           "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"]
     result = subprocess.run(cmd, capture_output=True)
     if result.returncode != 0:
         stderr = result.stderr.decode("utf-8", "replace")

@@ -8,6 +8,7 @@ picture changed since the last frame looked at) and its dominant colours, in wor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +40,19 @@ class Keyframe:
     motion: float  # share of the picture that changed since the last frame looked at
     colours: list[str]  # dominant colours, most covering first
     thumbnail: object = field(repr=False, default=None)  # BGR numpy image, THUMB_WIDTH wide
+    screen_text: list[str] = field(default_factory=list)  # on-screen text lines (OCR), top to bottom
+    numbers: dict[str, float] = field(default_factory=dict)  # labelled numbers read on screen
+    caption: str = ""  # an image-to-text model's description, when the person has one
 
     def describe(self) -> str:
         light = "dark" if self.brightness < 0.3 else "bright" if self.brightness > 0.7 else "mid-lit"
         moving = "still" if self.motion < 0.005 else "fast-moving" if self.motion > 0.25 else "moving"
         what = {"cut": "a new scene", "start": "the opening", "interval": "the action"}[self.reason]
         return f"{what}: {light}, {moving}, mostly {' and '.join(self.colours[:2])}"
+
+
+# Looks at a keyframe's full-size BGR frame and fills in more of it (OCR, a caption model).
+Inspector = Callable[[object, Keyframe], None]
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,11 @@ def dominant_colours(image, k: int = 3) -> list[str]:
     return names
 
 
-def keyframes(video: Path, cfg: FramesConfig = FramesConfig()) -> tuple[list[Keyframe], VideoInfo]:
-    """The keyframes of `video`, in time order, and what the file says of itself."""
+def keyframes(
+    video: Path, cfg: FramesConfig = FramesConfig(), inspectors: list[Inspector] = ()
+) -> tuple[list[Keyframe], VideoInfo]:
+    """The keyframes of `video`, in time order, and what the file says of itself. Each
+    inspector sees every keyframe's full frame while it is in memory."""
     import cv2
 
     video = Path(video)
@@ -123,11 +134,14 @@ def keyframes(video: Path, cfg: FramesConfig = FramesConfig()) -> tuple[list[Key
                           else "interval" if time - last >= cfg.sample_every_s else None)
                 if reason:
                     height = round(frame.shape[0] * THUMB_WIDTH / frame.shape[1])
-                    found.append(Keyframe(
+                    keyframe = Keyframe(
                         time=round(time, 3), reason=reason, brightness=float(hsv[..., 2].mean() / 255),
                         motion=motion, colours=dominant_colours(small),
                         thumbnail=cv2.resize(frame, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA),
-                    ))
+                    )
+                    for inspect in inspectors:
+                        inspect(frame, keyframe)
+                    found.append(keyframe)
                 previous_hist, previous_grey = hist, grey
             index += 1
     finally:
@@ -137,26 +151,44 @@ def keyframes(video: Path, cfg: FramesConfig = FramesConfig()) -> tuple[list[Key
     return found, VideoInfo(video, fps, max(info.frames, index), info.width, info.height)
 
 
-def contact_sheet(frames: list[Keyframe], path: Path, columns: int = 4) -> Path:
-    """A PNG grid of the keyframes, each labelled with its time and description."""
+def contact_sheet(frames: list[Keyframe], path: Path, columns: int = 4,
+                  notes: list[list[str]] | None = None) -> Path:
+    """A PNG grid of the keyframes, each labelled with its time, its description, the text
+    read on screen, and any `notes` (one list of lines per keyframe: the moment's line)."""
+    import textwrap
+
     import cv2
     import numpy as np
 
     from ripple.atomic import atomic_write_bytes
 
-    label_h = 44
-    cell_h = max(k.thumbnail.shape[0] for k in frames) + label_h
-    rows = (len(frames) + columns - 1) // columns
-    sheet = np.full((rows * cell_h, columns * THUMB_WIDTH, 3), 24, dtype=np.uint8)
+    labels = []
     for i, frame in enumerate(frames):
-        y, x = (i // columns) * cell_h, (i % columns) * THUMB_WIDTH
-        thumb = frame.thumbnail
-        sheet[y : y + thumb.shape[0], x : x + THUMB_WIDTH] = thumb
         minutes, seconds = divmod(frame.time, 60)
         lines = [f"{int(minutes)}:{seconds:05.2f}  {frame.reason}", frame.describe().split(": ", 1)[1]]
+        extra = []
+        if frame.screen_text:
+            extra.append("on screen: " + " | ".join(frame.screen_text))
+        if frame.caption:
+            extra.append("seen: " + frame.caption)
+        extra += (notes[i] if notes and i < len(notes) else [])
+        for note in extra:
+            lines += textwrap.wrap(note, 46)
+        labels.append(lines[:8])
+    line_h = 18
+    label_h = 10 + line_h * max(len(lines) for lines in labels)
+    cell_h = max(k.thumbnail.shape[0] for k in frames) + label_h
+    columns = max(1, min(columns, len(frames)))
+    rows = (len(frames) + columns - 1) // columns
+    sheet = np.full((rows * cell_h, columns * THUMB_WIDTH, 3), 24, dtype=np.uint8)
+    for i, (frame, lines) in enumerate(zip(frames, labels)):
+        y, x = (i // columns) * cell_h, (i % columns) * THUMB_WIDTH
+        thumb = frame.thumbnail
+        sheet[y : y + thumb.shape[0], x : x + thumb.shape[1]] = thumb[:, :THUMB_WIDTH]
         for j, text in enumerate(lines):
-            cv2.putText(sheet, text[:44], (x + 6, y + thumb.shape[0] + 17 + 18 * j), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.45, (235, 235, 235), 1, cv2.LINE_AA)
+            colour = (235, 235, 235) if j < 2 else (150, 220, 250)
+            cv2.putText(sheet, text.encode("ascii", "replace").decode(), (x + 6, y + thumb.shape[0] + 17 + line_h * j),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.42, colour, 1, cv2.LINE_AA)
     ok, png = cv2.imencode(".png", sheet)
     if not ok:
         raise InputError(str(path), "could not encode the contact sheet")
