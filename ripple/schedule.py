@@ -1,0 +1,105 @@
+"""Lines on a timeline: each moment's best line placed where it can be heard whole.
+
+The most important moments are placed first. A line starts a little after its moment
+(`lead_s`), may slip up to `max_delay_s` to clear the line before it, never overlaps
+another, keeps `min_gap_s` of quiet either side and ends before the video does. When a
+moment's best candidate does not fit, a shorter one from its ranking may (up to
+`alternatives`); when none does, the moment stays silent and the reason is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+WORDS_PER_SECOND = 2.75  # an average commentator, and espeak-ng's default rate
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    min_gap_s: float = 0.4  # quiet between two lines
+    lead_s: float = 0.2  # a line starts this long after its moment: the viewer sees it first
+    max_delay_s: float = 2.0  # how late a line may start and still be about its moment
+    alternatives: int = 3  # ranked candidates tried per moment before it is dropped
+
+
+@dataclass(frozen=True)
+class Option:
+    """One moment's offer: when it happens, how much it matters, its ranked candidates."""
+
+    moment: int  # index of the moment
+    time: float  # seconds
+    importance: float  # 0 to 1
+    candidates: list[tuple[str, float]]  # (text, ranking total), best first
+
+
+@dataclass(frozen=True)
+class Line:
+    moment: int
+    text: str
+    start: float
+    end: float
+    rank: int  # 1 = the moment's best candidate
+    importance: float
+
+
+@dataclass(frozen=True)
+class Dropped:
+    moment: int
+    time: float
+    reason: str
+
+
+def estimate_seconds(text: str, rate: float = 1.0) -> float:
+    """How long `text` takes to say, before anything is synthesised."""
+    words = len(text.split())
+    return 0.25 + words / (WORDS_PER_SECOND * rate)
+
+
+def schedule(
+    options: list[Option],
+    duration: float,
+    seconds: Callable[[int, str], float],
+    cfg: ScheduleConfig = ScheduleConfig(),
+) -> tuple[list[Line], list[Dropped]]:
+    """Place lines; `seconds(moment, text)` is a line's spoken length. Returns the lines in
+    time order and the moments left silent."""
+    placed: list[Line] = []
+    dropped: list[Dropped] = []
+    for option in sorted(options, key=lambda o: (-o.importance, o.time)):
+        tried = [(i, text) for i, (text, _) in enumerate(option.candidates) if text.strip()][: cfg.alternatives]
+        if not tried:
+            dropped.append(Dropped(option.moment, option.time, "no usable candidate"))
+            continue
+        line, blocker = None, None
+        for rank, text in tried:
+            length = seconds(option.moment, text)
+            start, blocker = _first_free(placed, option.time + cfg.lead_s, option.time + cfg.max_delay_s,
+                                         length, duration, cfg.min_gap_s)
+            if start is not None:
+                line = Line(option.moment, text, round(start, 3), round(start + length, 3), rank + 1, option.importance)
+                break
+        if line is None:
+            reason = (f"crowded out by the line at {blocker.start:.1f}s (moment {blocker.moment + 1}, "
+                      f"importance {blocker.importance:.2f})" if blocker else "too long to finish before the video ends")
+            dropped.append(Dropped(option.moment, option.time, reason))
+            continue
+        placed.append(line)
+        placed.sort(key=lambda l: l.start)
+    return placed, sorted(dropped, key=lambda d: d.time)
+
+
+def _first_free(placed: list[Line], earliest: float, latest: float, length: float, duration: float, gap: float):
+    """The earliest start in [earliest, latest] where a line of `length` fits, or None and
+    the line in the way."""
+    starts = [earliest] + [l.end + gap for l in placed if earliest < l.end + gap <= latest]
+    blocker = None
+    for start in sorted(starts):
+        end = start + length
+        if end > duration:
+            continue
+        clash = next((l for l in placed if start < l.end + gap and l.start < end + gap), None)
+        if clash is None:
+            return start, None
+        blocker = blocker or clash
+    return None, blocker

@@ -1,0 +1,54 @@
+"""Lines on a timeline: no overlaps, gaps kept, the important moment wins, shorter
+candidates fill tight spots, nothing runs past the end."""
+
+from __future__ import annotations
+
+from ripple.schedule import Option, ScheduleConfig, estimate_seconds, schedule
+
+CFG = ScheduleConfig(min_gap_s=0.5, lead_s=0.2, max_delay_s=2.0, alternatives=3)
+
+
+def by_words(moment: int, text: str) -> float:
+    return float(len(text.split()))  # one second per word keeps the arithmetic readable
+
+
+def test_lines_never_overlap_and_keep_the_gap():
+    options = [Option(i, t, 0.5, [("one two three", 1.0)]) for i, t in enumerate([0.0, 1.0, 2.0, 3.5, 5.0, 9.0])]
+    lines, dropped = schedule(options, 30.0, by_words, CFG)
+    assert lines == sorted(lines, key=lambda l: l.start)
+    for a, b in zip(lines, lines[1:]):
+        assert b.start >= a.end + CFG.min_gap_s - 1e-9
+    for line in lines:
+        moment_time = options[line.moment].time
+        assert moment_time + CFG.lead_s - 1e-9 <= line.start <= moment_time + CFG.max_delay_s + 1e-9
+    assert {l.moment for l in lines} | {d.moment for d in dropped} == set(range(len(options)))
+    assert dropped and all("crowded out" in d.reason for d in dropped)
+
+
+def test_the_more_important_moment_keeps_its_line():
+    calm = Option(0, 1.0, 0.2, [("a calm look around the map", 0.9)])
+    big = Option(1, 2.0, 0.9, [("what a shot that was", 0.5)])
+    lines, dropped = schedule([calm, big], 30.0, by_words, CFG)
+    assert [l.moment for l in lines] == [1]
+    assert dropped[0].moment == 0 and "moment 2" in dropped[0].reason and "0.90" in dropped[0].reason
+
+
+def test_a_shorter_candidate_fills_a_tight_spot():
+    first = Option(0, 0.0, 0.9, [("one two three", 1.0)])  # 0.2 .. 3.2
+    second = Option(1, 3.0, 0.5, [("a long line of eight words right here", 0.9), ("short one", 0.8)])
+    lines, _ = schedule([first, second], 6.5, by_words, CFG)
+    assert [(l.moment, l.rank, l.text) for l in lines] == [(0, 1, "one two three"), (1, 2, "short one")]
+    assert lines[1].start == 3.7  # slipped to the gap after the first line
+
+
+def test_nothing_runs_past_the_end():
+    lines, dropped = schedule([Option(0, 8.0, 1.0, [("one two three four", 1.0)])], 10.0, by_words, CFG)
+    assert lines == [] and dropped[0].reason == "too long to finish before the video ends"
+    empty, dropped = schedule([Option(0, 1.0, 1.0, [("", 1.0), ("  ", 0.5)])], 10.0, by_words, CFG)
+    assert empty == [] and dropped[0].reason == "no usable candidate"
+
+
+def test_estimate_grows_with_words_and_shrinks_with_rate():
+    short, long = estimate_seconds("what a goal"), estimate_seconds("what a goal and what a season for this side")
+    assert 0.9 < short < 1.6 and long > 2 * short - 0.3
+    assert estimate_seconds("what a goal", rate=1.5) < short
