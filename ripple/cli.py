@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,6 +19,10 @@ from rich.console import Console
 
 from ripple.config import DEFAULT_MODEL, DEFAULT_WEIGHTS, GenerateConfig, RankConfig, SamplingConfig
 from ripple.errors import RippleError
+from ripple.schedule import ScheduleConfig
+from ripple.video.frames import FramesConfig
+from ripple.video.render import RenderConfig
+from ripple.voice import VoiceConfig
 
 app = typer.Typer(
     name="ripple",
@@ -78,6 +83,79 @@ def generate(
     else:
         print_run(Console(), run)
     err.print(f"[green]wrote[/] {folder}/commentary.json and commentary.md")
+
+
+@app.command()
+def narrate(
+    video: Annotated[Path, typer.Argument(help="Recorded gameplay video (MP4, MKV, MOV, WebM ...).")],
+    states: Annotated[Optional[Path], typer.Option(help="Game-state timeline (the format of `generate`).")] = None,
+    captions: Annotated[Optional[Path], typer.Option(help="Your notes: time → caption as CSV, JSON or SRT.")] = None,
+    game: Annotated[Optional[str], typer.Option(help="The game's name (default: the timeline's).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the narrated MP4 here "
+                                                   "(with .srt/.vtt beside it).")] = None,
+    every: Annotated[float, typer.Option(help="A keyframe at least every N seconds.")] = FramesConfig.sample_every_s,
+    cut_threshold: Annotated[float, typer.Option(help="Histogram distance (0-1) that marks a scene cut.")] =
+        FramesConfig.cut_threshold,
+    ocr: Annotated[str, typer.Option(help="Read on-screen text: auto (when tesseract is installed), on, off.")] = "auto",
+    describer: Annotated[Optional[Path], typer.Option(help="A local image-to-text model folder.")] = None,
+    model: Annotated[str, typer.Option(help="Registry name, GPT-2 hub name, or a local model folder.")] = DEFAULT_MODEL,
+    precision: Annotated[str, typer.Option(help="fp32, or int8: faster on a CPU, rougher lines.")] = "fp32",
+    template: Annotated[str, typer.Option(help="play-by-play, colour, hype, auto, or a template file.")] = "auto",
+    candidates: Annotated[int, typer.Option(help="Candidates per moment.")] = SamplingConfig.candidates,
+    temperature: Annotated[float, typer.Option()] = SamplingConfig.temperature,
+    max_new_tokens: Annotated[int, typer.Option()] = SamplingConfig.max_new_tokens,
+    seed: Annotated[int, typer.Option(help="Same seed and inputs, same output.")] = SamplingConfig.seed,
+    weight: Annotated[Optional[list[str]], typer.Option(help="Scorer weight NAME=NUMBER, repeatable.")] = None,
+    voice: Annotated[str, typer.Option(help="auto (piper, else espeak-ng), piper, espeak-ng.")] = "auto",
+    rate: Annotated[float, typer.Option(help="Speaking speed (1 = the voice's own).")] = 1.0,
+    pitch: Annotated[float, typer.Option(help="Voice pitch (1 = its own; espeak-ng only).")] = 1.0,
+    min_gap: Annotated[float, typer.Option(help="Seconds of quiet between lines.")] = ScheduleConfig.min_gap_s,
+    max_delay: Annotated[float, typer.Option(help="How late after its moment a line may start.")] =
+        ScheduleConfig.max_delay_s,
+    duck: Annotated[float, typer.Option(help="Game audio gain under narration (0-1).")] = RenderConfig.duck,
+    burn_subtitles: Annotated[bool, typer.Option(help="Draw the lines into the picture (re-encodes).")] = False,
+    renderer: Annotated[str, typer.Option(help="auto, fast (ffmpeg, copies the video) or moviepy.")] = "auto",
+    out: Annotated[Path, typer.Option(help="Folder that holds run folders.")] = Path("outputs"),
+    run_id: Annotated[Optional[str], typer.Option(help="Name of the run folder (default: time and file name).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print commentary.json on stdout.")] = False,
+) -> None:
+    """A narrated copy of a gameplay video: moments found, commented, ranked, spoken and mixed in."""
+    from ripple.narrate import NarrateConfig
+    from ripple.narrate import narrate as run_narrate
+    from ripple.rank import parse_weights
+    from ripple.show import progress_bar
+
+    cfg = NarrateConfig(
+        video=video,
+        generate=GenerateConfig(
+            state_file=video, model=model, precision=precision, template=template,
+            sampling=replace(SamplingConfig(), candidates=candidates, temperature=temperature,
+                             max_new_tokens=max_new_tokens, seed=seed),
+            rank=RankConfig(weights=parse_weights(weight or [], DEFAULT_WEIGHTS)), out_dir=out, run_id=run_id,
+        ),
+        game=game, states=states, captions=captions, output=output,
+        frames=FramesConfig(sample_every_s=every, cut_threshold=cut_threshold), ocr=ocr, describer=describer,
+        voice=VoiceConfig(backend=voice, rate=rate, pitch=pitch),
+        schedule=ScheduleConfig(min_gap_s=min_gap, max_delay_s=max_delay),
+        render=RenderConfig(duck=duck, burn_subtitles=burn_subtitles, renderer=renderer),
+    )
+    with progress_bar(err) as progress:
+        result = run_narrate(cfg, progress)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table("start", "end", "moment", "line", title=f"{video} ({result.probe.duration:.1f} s)")
+        for line in result.lines:
+            table.add_row(f"{line.start:.1f}", f"{line.end:.1f}", str(line.moment + 1), line.text)
+        Console().print(table)
+        for d in result.dropped:
+            err.print(f"  silent at {d.time:.1f}s: {d.reason}", markup=False, highlight=False)
+    err.print(f"[green]wrote[/] {result.folder}/narrated.mp4 ({len(result.lines)} lines; video "
+              f"{result.video_handling}), narrated.srt/.vtt, keyframes.png, timeline.png, commentary.json")
+    if output:
+        err.print(f"[green]wrote[/] {output}")
 
 
 @app.command()

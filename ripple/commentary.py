@@ -107,13 +107,17 @@ def check_config(cfg: GenerateConfig) -> None:
         raise InputError(str(cfg.out_dir / cfg.run_id), "a run with this id exists already; choose another --run-id")
 
 
-def generate_commentary(cfg: GenerateConfig, progress: Progress | None = None, lm=None) -> CommentaryRun:
-    """Comment on every moment of `cfg.state_file`. `lm` lets a caller reuse a loaded model."""
+def generate_commentary(
+    cfg: GenerateConfig, progress: Progress | None = None, lm=None, moments: list[Moment] | None = None
+) -> CommentaryRun:
+    """Comment on every moment of `cfg.state_file`, or on `moments` when a caller (narrate)
+    found them elsewhere. `lm` lets a caller reuse a loaded model."""
     from ripple import models
 
     progress = progress or (lambda what, done, total: None)
     check_config(cfg)
-    moments = load_moments(cfg.state_file)
+    if moments is None:
+        moments = load_moments(cfg.state_file)
     templates = [find_template(cfg.template, m) for m in moments]  # fail before loading models
     if lm is None:
         progress(f"loading {cfg.model}", 0, len(moments))

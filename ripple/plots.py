@@ -50,3 +50,39 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def timeline_chart(duration: float, loudness, window_s: float, moments, lines, dropped, path: Path) -> Path:
+    """Write a PNG of a narrated video's timeline: game loudness, the moments (taller for
+    more intense ones), the lines as spoken spans, and the moments left silent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 4.2), sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
+    if loudness is not None and len(loudness):
+        top.plot([i * window_s for i in range(len(loudness))], loudness, color="#4c72b0", lw=1)
+        top.set_ylabel("game audio\n(dBFS)", fontsize=8)
+    else:
+        top.text(0.5, 0.5, "no game audio", transform=top.transAxes, ha="center", color="#777777")
+    times = [m.time for m in moments]
+    top.vlines(times, *top.get_ylim(), color="#dddddd", lw=0.8, zorder=0)
+    bottom.bar(times, [m.intensity or 0 for m in moments], width=max(duration / 200, 0.05), color="#dd8452",
+               label="moment (height: intensity)")
+    for line in lines:
+        bottom.axvspan(line.start, line.end, ymin=0.75, ymax=0.95, color="#55a868", alpha=0.8)
+        bottom.text(line.start, 1.17, textwrap.shorten(line.text, 28, placeholder="…"), fontsize=6, rotation=12)
+    if dropped:
+        bottom.scatter([d.time for d in dropped], [1.03] * len(dropped), marker="x", color="#c44e52",
+                       label="moment left silent")
+    bottom.axvspan(0, 0, color="#55a868", label="spoken line")
+    bottom.set_ylim(0, 1.35)
+    bottom.set_xlim(0, duration)
+    bottom.set_yticks([0, 0.5, 1])
+    bottom.set_xlabel("seconds")
+    bottom.legend(loc="upper right", fontsize=7, ncols=3, frameon=False, bbox_to_anchor=(1, -0.25))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

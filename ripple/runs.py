@@ -66,8 +66,15 @@ def write_run(run: CommentaryRun, out_dir: Path) -> Path:
     run.run_id = run.config.run_id or new_run_id(out_dir, run.config.state_file.stem)
     folder = out_dir / run.run_id
     with atomic_dir(folder) as tmp:
-        (tmp / "commentary.json").write_text(json.dumps(run.to_json(), indent=2, ensure_ascii=False) + "\n")
-        (tmp / "commentary.md").write_text(to_markdown(run))
-        score_chart(run, tmp / "scores.png")
+        write_commentary_files(run, tmp)
     run.folder = folder
     return folder
+
+
+def write_commentary_files(run: CommentaryRun, folder: Path, data: dict | None = None) -> None:
+    """commentary.json (`data`, or the run's own), commentary.md and scores.png into `folder`."""
+    data = data if data is not None else run.to_json()
+    (folder / "commentary.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    (folder / "commentary.md").write_text(to_markdown(run))
+    if run.results:
+        score_chart(run, folder / "scores.png")

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 AUDIO_RATE = 48_000
-HUM_LEVEL = 0.05  # about -29 dBFS RMS: the game's background
+HUM_LEVEL = 0.035  # about -29 dBFS RMS: the game's background
+HUM_HZ = 50  # below a voice's pitch, so ducking can be measured under narration
 BURST_LEVEL = 0.7  # a loud rasping tone, about 20 dB over the hum
 
 
@@ -36,7 +37,7 @@ def ffmpeg() -> str:
 
 def game_audio(seconds: float, bursts: list[float], path: Path) -> Path:
     t = np.arange(int(seconds * AUDIO_RATE)) / AUDIO_RATE
-    audio = HUM_LEVEL * np.sqrt(2) * np.sin(2 * np.pi * 110 * t)
+    audio = HUM_LEVEL * np.sqrt(2) * np.sin(2 * np.pi * HUM_HZ * t)
     for start in bursts:
         a, b = int(start * AUDIO_RATE), int((start + 0.6) * AUDIO_RATE)
         audio[a:b] = BURST_LEVEL * np.sin(2 * np.pi * 330 * t[a:b]) * (1 + 0.3 * np.sin(2 * np.pi * 31 * t[a:b])) / 1.3
@@ -122,3 +123,11 @@ def streams(path: Path) -> dict:
 def rms_db(audio: np.ndarray, rate: int, start: float, end: float) -> float:
     part = audio[int(start * rate) : int(end * rate)].astype(np.float64)
     return float(20 * np.log10(max(np.sqrt((part**2).mean()) if part.size else 0.0, 1e-9)))
+
+
+def tone_amplitude(audio: np.ndarray, rate: int, start: float, end: float, hz: float = HUM_HZ) -> float:
+    """Amplitude of one frequency in a stretch of audio (a single DFT bin, Hann-windowed)."""
+    part = audio[int(start * rate) : int(end * rate)].astype(np.float64)
+    window = np.hanning(len(part))
+    t = np.arange(len(part)) / rate
+    return float(2 * abs(np.sum(part * window * np.exp(-2j * np.pi * hz * t))) / window.sum())

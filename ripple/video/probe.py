@@ -30,6 +30,7 @@ class Probe:
     variable_fps: bool
     audio_codec: str | None  # None: no audio track
     audio_rate: int | None
+    audio_channels: int | None
 
     @property
     def has_audio(self) -> bool:
@@ -93,6 +94,7 @@ def probe(path: Path) -> Probe:
             rotation=rotation, variable_fps=_varies(times),
             audio_codec=audio.codec_context.name if audio else None,
             audio_rate=audio.codec_context.sample_rate if audio else None,
+            audio_channels=audio.codec_context.channels if audio else None,
         )
 
 

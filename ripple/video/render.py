@@ -1,0 +1,221 @@
+"""The narrated video: the narration track, the game audio ducked under it, subtitles, and
+an MP4 that plays anywhere (H.264 video, AAC audio) with the source's length and frame rate.
+
+Two paths share one audio mix (an ffmpeg filter whose ducking follows the scheduled lines
+exactly, with short ramps):
+
+- fast: nothing is burned in, so ffmpeg mixes the audio and copies the H.264 video stream
+  untouched (re-encoding only a source that is not H.264). Seconds per minute of video.
+- moviepy: subtitles burned into the picture; moviepy composites the text over the
+  frames and re-encodes with libx264, taking the mixed audio from the same filter.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+from ripple.errors import RippleError
+from ripple.schedule import Line
+from ripple.speech.audio import AudioError, ffmpeg_binary, load_audio
+from ripple.video.probe import Probe
+
+MIX_RATE = 48_000  # the output's audio sample rate
+NARRATION_DB = -18.0  # each spoken line is levelled to this RMS (dBFS, over its voiced part)
+PEAK = 0.95  # ... unless that would push a peak past this
+COPYABLE = {"h264"}  # video codecs that go into the MP4 unchanged
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    duck: float = 0.3  # game audio's gain under narration (0.3 is about -10 dB)
+    ramp_s: float = 0.15  # how long the game audio takes to dip and recover
+    narration_gain: float = 1.0
+    burn_subtitles: bool = False  # draw the lines into the picture (the moviepy path)
+    renderer: str = "auto"  # auto (fast unless subtitles are burned in), fast, moviepy
+    crf: int = 20  # x264 quality when the video is re-encoded (lower is better and larger)
+    preset: str = "veryfast"
+
+
+class RenderError(RippleError):
+    """ffmpeg or moviepy failed; the message carries their last line."""
+
+
+# ---- subtitles ---------------------------------------------------------------------------
+
+def _stamp(seconds: float, sep: str) -> str:
+    ms = round(seconds * 1000)
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{sep}{ms:03d}"
+
+
+def to_srt(lines: list[Line]) -> str:
+    blocks = [f"{i}\n{_stamp(l.start, ',')} --> {_stamp(l.end, ',')}\n{l.text}\n" for i, l in enumerate(lines, 1)]
+    return "\n".join(blocks)
+
+
+def to_vtt(lines: list[Line]) -> str:
+    return "WEBVTT\n\n" + "\n".join(f"{_stamp(l.start, '.')} --> {_stamp(l.end, '.')}\n{l.text}\n" for l in lines)
+
+
+# ---- audio -------------------------------------------------------------------------------
+
+def level(clip, target_db: float = NARRATION_DB):
+    """Scale a spoken clip so that its voiced part sits at `target_db` RMS, peaks allowing:
+    voices differ by 10 dB or more, and the game is ducked to sit under a known level."""
+    import numpy as np
+
+    frames = clip[: len(clip) // 480 * 480].reshape(-1, 480)  # 10 ms at MIX_RATE
+    if frames.size == 0:
+        return clip
+    power = (frames.astype(np.float64) ** 2).mean(axis=1)
+    voiced = power[power > 10 ** (-50 / 10)]
+    if voiced.size == 0:
+        return clip
+    gain = 10 ** (target_db / 20) / np.sqrt(voiced.mean())
+    gain = min(gain, PEAK / max(float(np.abs(clip).max()), 1e-9))
+    return clip * gain
+
+
+def narration_track(lines: list[Line], clips: dict[int, Path], duration: float, path: Path, gain: float = 1.0) -> Path:
+    """One mono WAV as long as the video with each line's clip, levelled, at its start time."""
+    import numpy as np
+
+    track = np.zeros(int(round(duration * MIX_RATE)), dtype=np.float32)
+    for line in lines:
+        try:
+            clip = level(load_audio(clips[line.moment], rate=MIX_RATE)) * gain
+        except AudioError as exc:
+            raise RenderError(f"{clips[line.moment]}: cannot read the synthesised line: {exc}") from None
+        at = int(round(line.start * MIX_RATE))
+        clip = clip[: max(0, len(track) - at)]
+        track[at : at + len(clip)] += clip
+    pcm = (np.clip(track, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(MIX_RATE)
+        out.writeframes(pcm.tobytes())
+    return path
+
+
+def duck_expression(lines: list[Line], duck: float, ramp: float) -> str:
+    """ffmpeg `volume` expression: 1 away from lines, `duck` while one is spoken, linear
+    ramps of `ramp` seconds into and out of each."""
+    if not lines:
+        return "1"
+    terms = [f"clip((t-{l.start - ramp:.3f})/{ramp},0,1)*clip(({l.end + ramp:.3f}-t)/{ramp},0,1)" for l in lines]
+    return f"1-{1 - duck:.4f}*min(1,{'+'.join(terms)})"
+
+
+def _stereo(channels: int | None) -> str:
+    """Filters that make a float stereo stream. Mono goes to both sides at full level:
+    ffmpeg's own upmix treats it as a centre channel and drops it by 3 dB."""
+    if channels == 1:
+        return "aformat=sample_fmts=fltp,pan=stereo|c0=c0|c1=c0"
+    return "aformat=sample_fmts=fltp:channel_layouts=stereo"
+
+
+def mix_graph(probe: Probe, lines: list[Line], cfg: RenderConfig, narration_input: int = 1) -> str:
+    """The filter graph ending in [mix]: game audio (if any) ducked, plus the narration,
+    padded or trimmed to the video's length."""
+    d = f"{probe.duration:.3f}"
+    narration = f"[{narration_input}:a]aresample={MIX_RATE},{_stereo(1)}[nar]"
+    if not probe.has_audio:
+        return f"{narration};[nar]apad=whole_dur={d},atrim=0:{d}[mix]"
+    expr = duck_expression(lines, cfg.duck, cfg.ramp_s).replace(",", "\\,")
+    return (
+        f"[0:a:0]aresample={MIX_RATE},{_stereo(probe.audio_channels)},"
+        f"volume=volume='{expr}':eval=frame[game];{narration};"
+        f"[game][nar]amix=inputs=2:duration=first:normalize=0,apad=whole_dur={d},atrim=0:{d}[mix]"
+    )
+
+
+def _run_ffmpeg(args: list[str], what: str) -> None:
+    result = subprocess.run([ffmpeg_binary(), "-nostdin", "-y", "-v", "error", *args], capture_output=True)
+    if result.returncode != 0:
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RenderError(f"{what}: ffmpeg failed: {lines[-1] if lines else f'exit code {result.returncode}'}")
+
+
+def _video_args(probe: Probe, cfg: RenderConfig) -> list[str]:
+    if probe.video_codec in COPYABLE:
+        return ["-c:v", "copy"]
+    # Not H.264: re-encode once, keeping every frame's timestamp (variable rates included).
+    return ["-c:v", "libx264", "-preset", cfg.preset, "-crf", str(cfg.crf), "-pix_fmt", "yuv420p",
+            "-fps_mode", "passthrough"]
+
+
+def render_fast(probe: Probe, narration: Path, lines: list[Line], out: Path, cfg: RenderConfig) -> str:
+    """Mix and mux in one ffmpeg run; returns how the video stream was handled."""
+    _run_ffmpeg(
+        ["-i", str(probe.path), "-i", str(narration), "-filter_complex", mix_graph(probe, lines, cfg),
+         "-map", "0:v:0", "-map", "[mix]", *_video_args(probe, cfg), "-c:a", "aac", "-b:a", "192k",
+         "-movflags", "+faststart", "-f", "mp4", str(out)],
+        str(probe.path),
+    )
+    return "copied" if probe.video_codec in COPYABLE else f"re-encoded from {probe.video_codec} to h264"
+
+
+def font_path() -> str:
+    """A TrueType font that is always there: matplotlib ships DejaVu Sans."""
+    import matplotlib
+
+    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf")
+
+
+def render_moviepy(probe: Probe, narration: Path, lines: list[Line], out: Path, cfg: RenderConfig) -> str:
+    """Burn the lines in as subtitles with moviepy; the audio is the same ffmpeg mix."""
+    try:
+        from moviepy import AudioFileClip, CompositeVideoClip, TextClip, VideoFileClip
+    except ImportError as exc:
+        raise RenderError("burned-in subtitles need moviepy: pip install 'ripple-commentary[video]'") from exc
+
+    mixed = out.with_name(out.stem + ".mix.m4a")
+    _run_ffmpeg(["-i", str(probe.path), "-i", str(narration), "-filter_complex", mix_graph(probe, lines, cfg),
+                 "-map", "[mix]", "-c:a", "aac", "-b:a", "192k", "-f", "mp4", str(mixed)], str(probe.path))
+    video = audio = None
+    try:
+        video = VideoFileClip(str(probe.path), audio=False)
+        width, height = video.size
+        layers = [video]
+        for line in lines:
+            text = TextClip(
+                font=font_path(), text=line.text, font_size=max(14, height // 22), color="white",
+                stroke_color="black", stroke_width=max(1, height // 360), method="caption",
+                size=(int(width * 0.9), None), text_align="center",
+            )
+            layers.append(text.with_start(line.start).with_duration(line.end - line.start)
+                          .with_position(("center", height - text.size[1] - height // 18)))
+        audio = AudioFileClip(str(mixed))
+        final = CompositeVideoClip(layers, size=(width, height)).with_audio(audio).with_duration(probe.duration)
+        final.write_videofile(
+            str(out), fps=probe.fps, codec="libx264", audio_codec="aac", audio_bitrate="192k", preset=cfg.preset,
+            ffmpeg_params=["-crf", str(cfg.crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+            temp_audiofile_path=str(out.parent), threads=2, logger=None,
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise RenderError(f"{probe.path}: moviepy failed: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}") from None
+    finally:
+        for clip in (video, audio):
+            if clip is not None:
+                clip.close()
+        mixed.unlink(missing_ok=True)
+    return "re-encoded with burned-in subtitles"
+
+
+def render(probe: Probe, narration: Path, lines: list[Line], out: Path, cfg: RenderConfig) -> str:
+    renderer = cfg.renderer
+    if renderer == "auto":
+        renderer = "moviepy" if cfg.burn_subtitles else "fast"
+    if renderer == "fast" and cfg.burn_subtitles:
+        raise RenderError("--renderer fast cannot burn subtitles in (it copies the picture); use moviepy or auto")
+    if renderer == "fast":
+        return render_fast(probe, narration, lines, out, cfg)
+    if renderer == "moviepy":
+        return render_moviepy(probe, narration, lines, out, cfg)
+    raise RenderError(f"--renderer: '{cfg.renderer}' is not one of auto, fast, moviepy")
