@@ -6,8 +6,8 @@ exactly, with short ramps):
 
 - fast: nothing is burned in, so ffmpeg mixes the audio and copies the H.264 video stream
   untouched (re-encoding only a source that is not H.264). Seconds per minute of video.
-- moviepy: subtitles burned into the picture; moviepy composites the text over the
-  frames and re-encodes with libx264, taking the mixed audio from the same filter.
+- moviepy: subtitles burned into the picture; moviepy reads the frames, the text is
+  blended in where a line is spoken, libx264 re-encodes, and ffmpeg muxes the same mix.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def _stereo(channels: int | None) -> str:
     return "aformat=sample_fmts=fltp:channel_layouts=stereo"
 
 
-def mix_graph(probe: Probe, lines: list[Line], cfg: RenderConfig, narration_input: int = 1) -> str:
+def mix_graph(probe: Probe, lines: list[Line], cfg: RenderConfig, game_input: int = 0, narration_input: int = 1) -> str:
     """The filter graph ending in [mix]: game audio (if any) ducked, plus the narration,
     padded or trimmed to the video's length."""
     d = f"{probe.duration:.3f}"
@@ -129,7 +129,7 @@ def mix_graph(probe: Probe, lines: list[Line], cfg: RenderConfig, narration_inpu
         return f"{narration};[nar]apad=whole_dur={d},atrim=0:{d}[mix]"
     expr = duck_expression(lines, cfg.duck, cfg.ramp_s).replace(",", "\\,")
     return (
-        f"[0:a:0]aresample={MIX_RATE},{_stereo(probe.audio_channels)},"
+        f"[{game_input}:a:0]aresample={MIX_RATE},{_stereo(probe.audio_channels)},"
         f"volume=volume='{expr}':eval=frame[game];{narration};"
         f"[game][nar]amix=inputs=2:duration=first:normalize=0,apad=whole_dur={d},atrim=0:{d}[mix]"
     )
@@ -168,43 +168,74 @@ def font_path() -> str:
     return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf")
 
 
+def subtitle_images(lines: list[Line], width: int, height: int) -> list[tuple[float, float, int, int, object, object]]:
+    """Each line drawn once by moviepy's TextClip (white, black edges, wrapped to 90% of the
+    width): (start, end, x, y, RGB pixels, alpha as 0-1 floats), placed near the bottom."""
+    from moviepy import TextClip
+
+    drawn = []
+    for line in lines:
+        text = TextClip(
+            font=font_path(), text=line.text, font_size=max(14, height // 22), color="white",
+            stroke_color="black", stroke_width=max(1, height // 360), method="caption",
+            size=(int(width * 0.9), None), text_align="center",
+        )
+        rgb, alpha = text.get_frame(0), text.mask.get_frame(0)[..., None]
+        h, w = rgb.shape[:2]
+        h, w = min(h, height), min(w, width)
+        x, y = (width - w) // 2, max(0, height - h - height // 18)
+        drawn.append((line.start, line.end, x, y, rgb[:h, :w].astype("float32"), alpha[:h, :w].astype("float32")))
+    return drawn
+
+
 def render_moviepy(probe: Probe, narration: Path, lines: list[Line], out: Path, cfg: RenderConfig) -> str:
-    """Burn the lines in as subtitles with moviepy; the audio is the same ffmpeg mix."""
+    """Burn the lines in as subtitles: moviepy reads the frames, draws each line once, and
+    writes H.264; the text is blended into the frames only while its line is spoken (the
+    rest pass through untouched, which is most of the video), and ffmpeg then muxes that
+    picture with the same audio mix as the fast path, encoding the audio once."""
+    import bisect
+
     try:
-        from moviepy import AudioFileClip, CompositeVideoClip, TextClip, VideoFileClip
+        from moviepy import VideoFileClip
     except ImportError as exc:
         raise RenderError("burned-in subtitles need moviepy: pip install 'ripple-commentary[video]'") from exc
 
-    mixed = out.with_name(out.stem + ".mix.m4a")
-    _run_ffmpeg(["-i", str(probe.path), "-i", str(narration), "-filter_complex", mix_graph(probe, lines, cfg),
-                 "-map", "[mix]", "-c:a", "aac", "-b:a", "192k", "-f", "mp4", str(mixed)], str(probe.path))
-    video = audio = None
+    picture = out.with_name(out.stem + ".picture.mp4")
+    video = None
     try:
         video = VideoFileClip(str(probe.path), audio=False)
-        width, height = video.size
-        layers = [video]
-        for line in lines:
-            text = TextClip(
-                font=font_path(), text=line.text, font_size=max(14, height // 22), color="white",
-                stroke_color="black", stroke_width=max(1, height // 360), method="caption",
-                size=(int(width * 0.9), None), text_align="center",
-            )
-            layers.append(text.with_start(line.start).with_duration(line.end - line.start)
-                          .with_position(("center", height - text.size[1] - height // 18)))
-        audio = AudioFileClip(str(mixed))
-        final = CompositeVideoClip(layers, size=(width, height)).with_audio(audio).with_duration(probe.duration)
-        final.write_videofile(
-            str(out), fps=probe.fps, codec="libx264", audio_codec="aac", audio_bitrate="192k", preset=cfg.preset,
-            ffmpeg_params=["-crf", str(cfg.crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"],
-            temp_audiofile_path=str(out.parent), threads=2, logger=None,
+        drawn = subtitle_images(lines, *video.size)
+        starts = [d[0] for d in drawn]
+
+        def burn(get_frame, t):
+            frame = get_frame(t)
+            at = bisect.bisect_right(starts, t) - 1
+            if at < 0 or t >= drawn[at][1]:
+                return frame
+            _, _, x, y, rgb, alpha = drawn[at]
+            frame = frame.copy()
+            region = frame[y : y + rgb.shape[0], x : x + rgb.shape[1]]
+            region[...] = (region * (1 - alpha) + rgb * alpha).astype("uint8")
+            return frame
+
+        video.transform(burn).with_duration(probe.duration).write_videofile(
+            str(picture), fps=probe.fps, codec="libx264", audio=False, preset=cfg.preset,
+            ffmpeg_params=["-crf", str(cfg.crf), "-pix_fmt", "yuv420p"], threads=2, logger=None,
         )
     except (OSError, ValueError, RuntimeError) as exc:
-        raise RenderError(f"{probe.path}: moviepy failed: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}") from None
+        picture.unlink(missing_ok=True)
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+        raise RenderError(f"{probe.path}: moviepy failed: {reason}") from None
     finally:
-        for clip in (video, audio):
-            if clip is not None:
-                clip.close()
-        mixed.unlink(missing_ok=True)
+        if video is not None:
+            video.close()
+    try:
+        _run_ffmpeg(["-i", str(picture), "-i", str(probe.path), "-i", str(narration), "-filter_complex",
+                     mix_graph(probe, lines, cfg, game_input=1, narration_input=2), "-map", "0:v:0", "-map", "[mix]",
+                     "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", "-f", "mp4", str(out)],
+                    str(probe.path))
+    finally:
+        picture.unlink(missing_ok=True)
     return "re-encoded with burned-in subtitles"
 
 
