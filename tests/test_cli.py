@@ -47,6 +47,7 @@ def test_generate_writes_a_run_folder(tiny_gpt2, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries left
 
 
+@pytest.mark.slow
 def test_json_on_stdout_and_same_seed_same_output(tiny_gpt2, tmp_path):
     base = ["generate", str(EXAMPLES / "football.jsonl"), "--model", str(tiny_gpt2), "--out", str(tmp_path), "--json",
             *FAST]
@@ -63,6 +64,7 @@ def test_json_on_stdout_and_same_seed_same_output(tiny_gpt2, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_previous_lines_reach_later_prompts(tiny_gpt2, tmp_path):
     result = run_cli("generate", str(EXAMPLES / "tetris.json"), "--model", str(tiny_gpt2), "--out", str(tmp_path),
                      "--json", *FAST)

@@ -182,6 +182,7 @@ def test_no_audio_track_gives_narration_alone(tiny_lm, tmp_path):
     assert rms_db(audio, RATE, 0, lines[0]["start"] - 0.05) < -70
 
 
+@pytest.mark.slow
 def test_other_codecs_are_re_encoded_to_h264(tiny_lm, tmp_path):
     clip = make_gameplay(tmp_path / "old.mp4", seconds=4.0, fps=15, size=(320, 180), codec="mpeg4")
     data = narrate_here(clip.path, tmp_path / "out", tiny_lm)
@@ -190,6 +191,7 @@ def test_other_codecs_are_re_encoded_to_h264(tiny_lm, tmp_path):
     assert "re-encoded from mpeg4" in data["narrate"]["video_stream"]
 
 
+@pytest.mark.slow
 def test_rotated_phone_footage_keeps_its_rotation(hum_clip, tiny_lm, tmp_path):
     import cv2
 
@@ -205,6 +207,7 @@ def test_rotated_phone_footage_keeps_its_rotation(hum_clip, tiny_lm, tmp_path):
     assert sheet.shape[0] > 320 * 16 / 9 - 1
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_keeps_every_timestamp(hum_clip, tiny_lm, tmp_path):
     import av
 
@@ -222,6 +225,7 @@ def test_variable_frame_rate_keeps_every_timestamp(hum_clip, tiny_lm, tmp_path):
     assert data["narrate"]["video"]["variable_fps"]
 
 
+@pytest.mark.slow
 def test_output_path_with_spaces_gets_the_video_and_sidecars(hum_clip, tiny_lm, tmp_path):
     target = tmp_path / "my clips" / "final cut.mp4"
     narrate_here(hum_clip.path, tmp_path / "runs", tiny_lm, output=target)
@@ -231,6 +235,7 @@ def test_output_path_with_spaces_gets_the_video_and_sidecars(hum_clip, tiny_lm, 
     assert sorted(p.name for p in target.parent.iterdir()) == ["final cut.mp4", "final cut.srt", "final cut.vtt"]
 
 
+@pytest.mark.slow
 def test_burned_in_subtitles_with_moviepy(tiny_lm, tmp_path):
     import av
     import numpy as np
@@ -316,6 +321,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_work(hum_clip, tiny_
     assert not (tmp_path / "mine.mp4").exists()
 
 
+@pytest.mark.slow
 def test_a_failure_while_rendering_leaves_nothing(hum_clip, tiny_lm, tmp_path):
     """ffmpeg fails after moments, lines and voices are done: no run folder, no temporaries."""
     from ripple.video.render import RenderError

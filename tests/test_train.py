@@ -66,6 +66,7 @@ def test_training_lowers_validation_loss_and_writes_a_usable_folder(corpus, tiny
     assert data["moments"][0]["prompt"].endswith('Commentator: "')
 
 
+@pytest.mark.slow
 def test_resume_ends_where_an_uninterrupted_run_does(corpus, tiny_gpt2, tmp_path):
     constant = dict(lr_scheduler="constant", patience=100)
     whole = train(config(corpus, tiny_gpt2, tmp_path / "whole", max_steps=12, **constant))
@@ -76,6 +77,7 @@ def test_resume_ends_where_an_uninterrupted_run_does(corpus, tiny_gpt2, tmp_path
     assert resumed.metrics["eval_loss"] == pytest.approx(whole.metrics["eval_loss"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_lora_trains_adapters_and_merges_them(corpus, tiny_gpt2, tmp_path):
     result = train(config(corpus, tiny_gpt2, tmp_path, lora=True, learning_rate=1e-2))
     assert result.metrics["eval_loss"] < result.metrics["base_eval_loss"]
@@ -106,6 +108,7 @@ def test_bad_inputs(corpus, tiny_gpt2, tmp_path):
     assert result.returncode == 2 and "exists already" in result.stderr
 
 
+@pytest.mark.slow
 def test_eval_compares_the_trained_model_with_its_base(corpus, tiny_gpt2, tmp_path):
     from ripple.evaluate import EvalConfig, distinct, evaluate
 
@@ -121,6 +124,7 @@ def test_eval_compares_the_trained_model_with_its_base(corpus, tiny_gpt2, tmp_pa
     assert [r["model"] for r in json.loads(result.stdout)] == [str(folder), str(tiny_gpt2)]
 
 
+@pytest.mark.slow
 def test_two_processes_through_accelerate_launch(corpus, tiny_gpt2, tmp_path):
     """The path to many GPUs or machines: the same command under `accelerate launch`,
     here as two CPU processes talking over gloo."""

@@ -46,7 +46,7 @@ def speech(tmp_path_factory):
     return padded
 
 
-@pytest.mark.parametrize("backend", ["openai", "faster"])
+@pytest.mark.parametrize("backend", [pytest.param("openai", marks=pytest.mark.slow), "faster"])
 def test_the_spoken_words_come_back_with_times(speech, tmp_path, backend):
     out = tmp_path / "t.jsonl"
     report = transcribe(TranscribeConfig(media=[speech], out=out, backend=backend))
@@ -63,6 +63,7 @@ def test_the_spoken_words_come_back_with_times(speech, tmp_path, backend):
     assert len(words) >= 15 and all(a["start"] <= b["start"] for a, b in zip(words, words[1:]))
 
 
+@pytest.mark.slow
 def test_the_openai_checkpoint_is_converted_once(speech, tmp_path):
     from ripple.models import cache_root
 
