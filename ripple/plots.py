@@ -12,13 +12,24 @@ LABEL_CHARS = 60  # candidate text shown beside its bar
 COLOURS = {"coherence": "#4c72b0", "relevance": "#dd8452", "loops": "#55a868", "length": "#c44e52", "reward": "#8172b3"}
 
 
-def score_chart(run: CommentaryRun, path: Path) -> Path:
-    """Write a PNG: per moment, one stacked bar per candidate (best on top), each segment
-    a scorer's weighted share of the total."""
+def _pyplot():
+    """matplotlib's pyplot, drawing off-screen. Generated lines may hold characters that
+    DejaVu Sans lacks (a box is drawn); the warning for each would drown the terminal."""
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+    return plt
+
+
+def score_chart(run: CommentaryRun, path: Path) -> Path:
+    """Write a PNG: per moment, one stacked bar per candidate (best on top), each segment
+    a scorer's weighted share of the total."""
+    plt = _pyplot()
 
     results = run.results[:MAX_MOMENTS_DRAWN]
     weights = run.config.rank.weights
@@ -55,10 +66,7 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
 def timeline_chart(duration: float, loudness, window_s: float, moments, lines, dropped, path: Path) -> Path:
     """Write a PNG of a narrated video's timeline: game loudness, the moments (taller for
     more intense ones), the lines as spoken spans, and the moments left silent."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 4.2), sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
     if loudness is not None and len(loudness):
