@@ -47,6 +47,30 @@ class Event(BaseModel):
     _clock = field_validator("time", mode="before")(parse_clock)
 
 
+class SeenObject(BaseModel):
+    """Something in view (an engine's label such as 'Zombieman' or 'Medikit') and where it is
+    on screen, as fractions of the picture: x from the left edge, y from the top."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    x: float = Field(ge=0, le=1)  # centre of the object, 0 = left edge, 1 = right edge
+    y: float = Field(ge=0, le=1)  # centre of the object, 0 = top, 1 = bottom
+    size: float = Field(default=0.0, ge=0, le=1)  # its height over the screen's: bigger is closer
+
+    def where(self) -> str:
+        """'on the left', 'close ahead', 'far off on the right'."""
+        side = "on the left" if self.x < 1 / 3 else "on the right" if self.x > 2 / 3 else "ahead"
+        near = "close " if self.size >= 0.35 else "far off " if 0 < self.size < 0.08 else ""
+        return near + side
+
+    def words(self, name: str | None = None) -> str:
+        """'a Shotgun Guy on the left', 'a Medikit close ahead'; `name` says it otherwise."""
+        name = name or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", self.name)
+        article = "an" if name[:1].lower() in "aeiou" else "a"
+        return f"{article} {name} {self.where()}"
+
+
 class Moment(BaseModel):
     """One point of a game: when, where, what happened, and its numbers."""
 
@@ -60,6 +84,7 @@ class Moment(BaseModel):
     facts: list[str] = []  # background on the game, its makers, its history (colour)
     mode: Literal["play-by-play", "colour", "hype"] | None = None  # force a template
     intensity: float | None = Field(default=None, ge=0, le=1)  # 1 = the biggest moment
+    objects: list[SeenObject] = []  # what is in view (a game engine's labels), with where on screen
 
     _clock = field_validator("time", mode="before")(parse_clock)
 
@@ -69,6 +94,10 @@ class Moment(BaseModel):
         if isinstance(value, list):
             return [{"text": v} if isinstance(v, str) else v for v in value]
         return value
+
+    def seen(self) -> str:
+        """The objects in view in words: 'a Zombieman ahead, a Medikit on the right'."""
+        return ", ".join(o.words() for o in self.objects)
 
     def clock(self) -> str:
         if self.time is None:
@@ -85,6 +114,8 @@ class Moment(BaseModel):
         parts = [] if self.events else [self.game + "."] + [f.rstrip(".") + "." for f in self.facts]
         if self.scene:
             parts.append(self.scene.rstrip(".") + ".")
+        elif self.objects:
+            parts.append(f"In view: {self.seen()}.")
         parts += [e.text.rstrip(".") + "." for e in self.events]
         if self.numbers:
             parts.append(", ".join(f"{k} {v:g}" for k, v in self.numbers.items()) + ".")

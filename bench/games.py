@@ -1,0 +1,132 @@
+"""Real games end to end: how long Ripple takes to record and narrate a minute of Doom,
+against the minute of play, and how soon live commentary is heard after an event.
+
+1. record + narrate: `ripple record doom` for --seconds of play (the agent, ViZDoom and
+   the H.264 encoder), then `ripple narrate gameplay.mp4 --states timeline.jsonl` on it,
+   once with narrate's defaults (8 candidates of up to 40 tokens, every scorer, piper)
+   and once lighter (2 candidates of up to 16 tokens, int8, no relevance model,
+   espeak-ng). Model loading is timed apart: a person pays it once per process.
+2. live: `ripple live doom` for --live-seconds at the game's real speed with the live
+   defaults (2 candidates of 16 tokens, one torch thread) and the same at int8: event to
+   first audio, p50 and p95, and the pace the game kept.
+
+Everything runs in this process on the embedded SmolLM2 (loaded once per precision).
+Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ripple import models  # noqa: E402
+from ripple.config import DEFAULT_MODEL, GenerateConfig, RankConfig, SamplingConfig  # noqa: E402
+from ripple.games.commentator import CommentatorConfig  # noqa: E402
+from ripple.games.live import LiveConfig, live  # noqa: E402
+from ripple.games.record import RecordConfig, record  # noqa: E402
+from ripple.narrate import NarrateConfig, narrate  # noqa: E402
+from ripple.voice import VoiceConfig  # noqa: E402
+
+LIGHT_WEIGHTS = {"coherence": 1.0, "relevance": 0.0, "loops": 1.0, "length": 0.5}
+SETTINGS = {  # name: (precision, sampling, weights or None for the defaults, voice)
+    "narrate defaults": ("fp32", SamplingConfig(), None, "auto"),
+    "light (2x16, int8, espeak-ng)": ("int8", SamplingConfig(candidates=2, max_new_tokens=16), LIGHT_WEIGHTS,
+                                       "espeak-ng"),
+}
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int) -> list[dict]:
+    rec, record_s = timed(lambda: record(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
+                                                      run_id="recorded")))
+    video, states = rec.folder / "gameplay.mp4", rec.folder / "timeline.jsonl"
+    rows, loaded = [], {}
+    for name, (precision, sampling, weights, voice) in SETTINGS.items():
+        if precision not in loaded:
+            loaded[precision] = timed(lambda: models.load(DEFAULT_MODEL, precision))
+        lm, load_s = loaded[precision]
+        cfg = NarrateConfig(
+            video=video, states=states, voice=VoiceConfig(backend=voice),
+            generate=GenerateConfig(state_file=video, model=DEFAULT_MODEL, precision=precision, sampling=sampling,
+                                    rank=RankConfig(weights=weights) if weights else RankConfig(), out_dir=out,
+                                    run_id=f"narrated-{precision}-{sampling.candidates}"),
+        )
+        result, narrate_s = timed(lambda: narrate(cfg, lm=lm))
+        total = record_s + narrate_s
+        rows.append({"setting": name, "record_s": record_s, "narrate_s": narrate_s, "total_s": total,
+                     "load_s": load_s, "x_real_time": total / seconds, "moments": len(result.moments),
+                     "lines": len(result.lines), "stages": result.seconds})
+    return rows
+
+
+def bench_live(out: Path, seconds: float, scenario: str, seed: int) -> list[dict]:
+    rows = []
+    for precision in ("fp32", "int8"):
+        lm = models.load(DEFAULT_MODEL, precision)
+        for voice in ("espeak-ng", "auto"):
+            cfg = LiveConfig(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
+                                          run_id=f"live-{precision}-{voice}"),
+                             CommentatorConfig(model=DEFAULT_MODEL, precision=precision,
+                                               voice=VoiceConfig(backend=voice)))
+            session = live(cfg, lm=lm)
+            made = [s.written - s.picked for s in session.spoken]
+            rows.append({"setting": f"{precision}, {voice}", "lines": len(session.spoken),
+                         "events": session.latency.events, "p50_s": session.latency.p50_s,
+                         "p95_s": session.latency.p95_s, "max_s": session.latency.max_s,
+                         "generate_s": sorted(made)[len(made) // 2] if made else None,
+                         "fps": session.played.pace.frames_per_s, "max_gap_s": session.played.pace.max_gap_s,
+                         "drops": session.drops})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds of Doom to record and narrate")
+    parser.add_argument("--live-seconds", type=float, default=30.0)
+    parser.add_argument("--scenario", default="deadly_corridor")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-live", action="store_true")
+    parser.add_argument("--skip-record", action="store_true")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_record:
+            rows = bench_record_narrate(Path(tmp), args.seconds, args.scenario, args.seed)
+            print(f"\nrecord + narrate {args.seconds:g} s of Doom ({args.scenario}), wall seconds "
+                  f"(load average {load:.1f} on {os.cpu_count()} cores at the start)\n")
+            print("| setting | record | narrate | total | x real time | model load (once) | moments | lines |")
+            print("|---|---|---|---|---|---|---|---|")
+            for r in rows:
+                print(f"| {r['setting']} | {r['record_s']:.1f} | {r['narrate_s']:.1f} | {r['total_s']:.1f} | "
+                      f"{r['x_real_time']:.2f} | {r['load_s']:.1f} | {r['moments']} | {r['lines']} |")
+            for r in rows:
+                print(f"  {r['setting']}: narrate stages " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stages"].items()))
+        if not args.skip_live:
+            rows = bench_live(Path(tmp), args.live_seconds, args.scenario, args.seed)
+            print(f"\nlive: {args.live_seconds:g} s of Doom at 35 tics/s, SmolLM2, 2 candidates x 16 tokens, "
+                  f"one torch thread; event to first audio\n")
+            print("| setting | lines | events spoken | p50 s | p95 s | max s | generation median s | game frames/s "
+                  "| longest frame gap s | dropped |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
+            for r in rows:
+                fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+                drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items() if v)
+                print(f"| {r['setting']} | {r['lines']} | {r['events']} | {fmt(r['p50_s'])} | {fmt(r['p95_s'])} | "
+                      f"{fmt(r['max_s'])} | {fmt(r['generate_s'])} | {r['fps']:.1f} | {r['max_gap_s']:.2f} | "
+                      f"{drops or 'none'} |")
+
+
+if __name__ == "__main__":
+    main()
