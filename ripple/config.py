@@ -33,6 +33,7 @@ class RankConfig:
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     min_words: int = 5  # shorter lines sound clipped
     max_words: int = 25  # longer lines overrun the moment (~8 s of speech)
+    reward_model: str | None = None  # folder of `ripple reward train` for the reward scorer (None: outputs/models/reward)
 
 
 @dataclass(frozen=True)

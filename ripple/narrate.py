@@ -94,7 +94,7 @@ def wav_seconds(path: Path) -> float:
         return clip.getnframes() / clip.getframerate()
 
 
-def _check(cfg: NarrateConfig) -> None:
+def check_settings(cfg: NarrateConfig) -> None:
     """Everything that can be refused before a model loads or a frame is read."""
     check_config(cfg.generate)
     f = cfg.frames
@@ -138,7 +138,7 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
     progress = progress or (lambda what, done, total: None)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    _check(cfg)
+    check_settings(cfg)
     info = probe(cfg.video)
     states = load_moments(cfg.states) if cfg.states else []
     captions = load_captions(cfg.captions) if cfg.captions else []
@@ -237,6 +237,9 @@ def _write(result: Narration, levels, window_s: float, progress: Progress) -> No
     result.folder = folder
     result.commentary.folder = folder
     result.clips = {k: folder / "voice" / v.name for k, v in result.clips.items()}
+    from ripple.curate.db import DB_NAME, record_run
+
+    record_run(gen.out_dir / DB_NAME, result.to_json(), folder)  # every candidate kept for `ripple curate`
 
 
 def _published(output: Path) -> list[Path]:

@@ -16,12 +16,14 @@ from ripple.rank.coherence import Coherence
 from ripple.rank.length import Length
 from ripple.rank.loops import Loops
 from ripple.rank.relevance import Relevance
+from ripple.rank.reward import Reward
 
 SCORERS: dict[str, Callable[[RankConfig], Scorer]] = {
     "coherence": lambda cfg: Coherence(),
     "relevance": lambda cfg: Relevance(),
     "loops": lambda cfg: Loops(),
     "length": lambda cfg: Length(cfg.min_words, cfg.max_words),
+    "reward": lambda cfg: Reward(cfg.reward_model),  # off unless weighted: --weight reward=N
 }
 
 __all__ = ["SCORERS", "Ranked", "RankContext", "Score", "build_scorers", "rank", "parse_weights"]
