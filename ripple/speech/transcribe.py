@@ -149,9 +149,22 @@ def _faster(cfg: TranscribeConfig, cache: Path) -> Callable:
 BACKENDS: dict[str, Callable[[TranscribeConfig, Path], Callable]] = {"openai": _openai, "faster": _faster}
 
 
-def transcribe(cfg: TranscribeConfig) -> TranscribeReport:
-    from ripple.ingest import game_from_title
+def load_backend(cfg: TranscribeConfig) -> Callable:
+    """The chosen whisper backend with its model loaded: `run(audio, chunks)` -> segments."""
     from ripple.models import cache_root
+
+    if cfg.backend not in BACKENDS:
+        raise InputError("--backend", f"'{cfg.backend}' is not one of {', '.join(BACKENDS)}")
+    try:
+        return BACKENDS[cfg.backend](cfg, cache_root())
+    except ImportError as exc:
+        hint = {"openai": "openai-whisper", "faster": "faster-whisper"}[cfg.backend]
+        raise ModelError(f"the {cfg.backend} backend needs {hint}: pip install {hint}") from exc
+
+
+def transcribe(cfg: TranscribeConfig, run: Callable | None = None) -> TranscribeReport:
+    """Transcribe `cfg.media` into `cfg.out`; `run` lets a caller (batch) reuse a loaded backend."""
+    from ripple.ingest import game_from_title
 
     if cfg.backend not in BACKENDS:
         raise InputError("--backend", f"'{cfg.backend}' is not one of {', '.join(BACKENDS)}")
@@ -167,11 +180,7 @@ def transcribe(cfg: TranscribeConfig) -> TranscribeReport:
     if not decoded:
         reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in report.skipped[:3])
         raise InputError(", ".join(str(m) for m in cfg.media), f"nothing to transcribe ({reasons})")
-    try:
-        run = BACKENDS[cfg.backend](cfg, cache_root())
-    except ImportError as exc:
-        hint = {"openai": "openai-whisper", "faster": "faster-whisper"}[cfg.backend]
-        raise ModelError(f"the {cfg.backend} backend needs {hint}: pip install {hint}") from exc
+    run = run or load_backend(cfg)
     lines = []
     for path, audio in decoded:
         chunks = speech_chunks(audio)
