@@ -149,17 +149,18 @@ def _latest_checkpoint(folder: Path) -> str | None:
 
 def train(cfg: TrainConfig) -> TrainResult:
     """Fine-tune `cfg.base` on `cfg.corpus` into `cfg.out_root / cfg.name`."""
-    import torch
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, default_data_collator
-
-    from ripple import models
-
     folder = cfg.out_root / cfg.name
     checkpoints = folder / "checkpoints"
+    # refused before torch is imported: that alone takes most of a minute on a small machine
     if folder.exists() and not cfg.resume:
         raise InputError(str(folder), "a model with this name exists already; choose another --name or pass --resume")
     if cfg.resume and not (checkpoints.is_dir() and _latest_checkpoint(checkpoints)):
         raise InputError(str(checkpoints), "nothing to resume: no checkpoint there")
+
+    import torch
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, default_data_collator
+
+    from ripple import models
 
     lm = models.load_plain(cfg.base)
     model, tokenizer = lm.model, lm.tokenizer

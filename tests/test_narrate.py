@@ -66,12 +66,24 @@ def hum_clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def narrated(hum_clip, tiny_gpt2, tmp_path_factory):
+def narrated(hum_clip, tiny_lm, tmp_path_factory):
+    """The library call behind the command, on the session's loaded model; the command
+    itself runs end to end in test_the_command_end_to_end (slow tier)."""
     out = tmp_path_factory.mktemp("runs")
-    result = narrate(hum_clip.path, out, model=tiny_gpt2)
+    data = narrate_here(hum_clip.path, out, tiny_lm)
+    return out / "r", data
+
+
+@pytest.mark.slow
+def test_the_command_end_to_end(hum_clip, tiny_gpt2, tmp_path):
+    result = narrate(hum_clip.path, tmp_path, model=tiny_gpt2)
     assert result.returncode == 0, result.stderr
-    folder = out / "r"
-    return folder, json.loads((folder / "commentary.json").read_text())
+    folder = tmp_path / "r"
+    got = streams(folder / "narrated.mp4")
+    assert (got["video"], got["audio"]) == ("h264", "aac")
+    assert got["duration"] == pytest.approx(hum_clip.seconds, abs=0.05)
+    lines = json.loads((folder / "commentary.json").read_text())["narrate"]["lines"]
+    assert lines and [e[2] for e in srt_entries((folder / "narrated.srt").read_text())] == [l["text"] for l in lines]
 
 
 def test_output_streams_length_and_frames(hum_clip, narrated):

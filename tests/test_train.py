@@ -8,7 +8,7 @@ import pytest
 
 from ripple.errors import InputError
 from ripple.train import TrainConfig, document, split_sources, train
-from tests.conftest import run_cli
+from tests.conftest import EXAMPLES, run_cli
 
 LINES = [
     "the imp throws a fireball and health drops to {k}, what a hit",
@@ -58,12 +58,17 @@ def test_training_lowers_validation_loss_and_writes_a_usable_folder(corpus, tiny
     assert (folder / "loss.png").read_bytes().startswith(b"\x89PNG")
     card = (folder / "README.md").read_text()
     assert "| this model |" in card and "base model, before training" in card
-    # The folder is a model `ripple generate --model` takes, prompted as a transcript.
-    out = run_cli("generate", "examples/doom.yaml", "--model", str(folder), "--out", str(tmp_path / "runs"),
-                  "--json", "--candidates", "2", "--max-new-tokens", "6", "--weight", "relevance=0")
-    assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
+    # The folder is a model `ripple generate --model` takes (loaded here as the command
+    # would, in this process: a second torch process costs a minute), prompted as a transcript.
+    from ripple.commentary import generate_commentary
+    from ripple.config import GenerateConfig, RankConfig, SamplingConfig
+
+    run = generate_commentary(GenerateConfig(
+        state_file=EXAMPLES / "doom.yaml", model=str(folder), out_dir=tmp_path / "runs",
+        sampling=SamplingConfig(candidates=2, max_new_tokens=6), rank=RankConfig(weights={"coherence": 1.0})))
+    data = run.to_json()
     assert data["moments"][0]["prompt"].endswith('Commentator: "')
+    assert all(len(m["candidates"]) == 2 for m in data["moments"])
 
 
 @pytest.mark.slow
