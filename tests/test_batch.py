@@ -127,6 +127,7 @@ def test_a_changed_input_runs_again_and_replaces_its_output(source, tiny_gpt2, t
     assert [p.name for p in (out / "doom_yaml").iterdir()] == ["generate"]  # the old output is gone
 
 
+@pytest.mark.slow
 def test_failures_are_recorded_the_rest_go_on_and_retries_are_bounded(source, tiny_gpt2, tmp_path):
     src = tmp_path / "src"
     src.mkdir()

@@ -106,13 +106,13 @@ class RayEngine:
         self.cfg = cfg
 
     def run(self, jobs: list[JobSpec], on_start) -> Iterator[Outcome]:
+        _check_reachable(self.cfg.address)
         try:
             import ray
         except ImportError as exc:
             raise ModelError("--engine ray needs Ray: pip install 'ray>=2.40'") from exc
         from ray.exceptions import RayActorError, WorkerCrashedError
 
-        _check_reachable(self.cfg.address)
         try:
             ray.init(address=self.cfg.address, logging_level="ERROR", log_to_driver=False,
                      configure_logging=False, include_dashboard=False)
