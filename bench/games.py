@@ -11,7 +11,7 @@ against the minute of play, and how soon live commentary is heard after an event
    first audio, p50 and p95, and the pace the game kept.
 
 Everything runs in this process on the embedded SmolLM2 (loaded once per precision).
-Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live]
+Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live] [--setting light]
 """
 
 from __future__ import annotations
@@ -99,7 +99,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-record", action="store_true")
+    parser.add_argument("--setting", action="append", choices=["defaults", "light"],
+                        help="record + narrate with only this setting (repeatable; default: both)")
     args = parser.parse_args()
+    chosen = {"defaults": "narrate defaults", "light": "light (2x16, int8, espeak-ng)"}
+    for short in set(chosen) - set(args.setting or chosen):
+        del SETTINGS[chosen[short]]
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_record:
