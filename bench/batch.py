@@ -44,6 +44,7 @@ def timed(cmd: list[str] | str, shell: bool = False) -> float:
 
 def manifest_overhead(folder: Path) -> dict[str, float]:
     """Milliseconds per job for each manifest operation a batch makes."""
+    folder.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(folder)
     wanted = [(f"clip {i:05d}.mp4", "narrate", f"{i:064x}", "s" * 16, None) for i in range(MANIFEST_JOBS)]
     started = time.perf_counter()
@@ -80,11 +81,14 @@ def main() -> None:
             seconds = timed(ripple("batch", str(clips), "--out", str(tmp / f"batch{workers}"), "--stage", "narrate",
                                    "--workers", str(workers), *settings))
             rows.append((f"ripple batch, {workers} worker{'s' if workers > 1 else ''}", seconds))
+            print(f"{rows[-1][0]}: {seconds:.1f} s", flush=True)  # a later failure keeps what was measured
         quoted = " ".join(f"'{a}'" for a in ripple("narrate", *settings))
         loop = (f"cd '{clips}' && for f in *.mp4; do {quoted} \"$f\" --out '{tmp}/loop' || exit 1; done")
         rows.append(("shell loop of ripple narrate", timed(loop, shell=True)))
+        print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
         xargs = (f"cd '{clips}' && ls *.mp4 | tr '\\n' '\\0' | xargs -0 -P 2 -I{{}} {quoted} {{}} --out '{tmp}/xargs'")
         rows.append(("xargs -P 2 ripple narrate", timed(xargs, shell=True)))
+        print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s\n", flush=True)
         overhead = manifest_overhead(tmp / "manifest")
         shutil.rmtree(clips)
     print(f"{args.clips} clips of {args.seconds:g} s (640x360), model {args.model}, {args.candidates} candidates, "
