@@ -28,17 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ripple import models  # noqa: E402
 from ripple.config import DEFAULT_MODEL, GenerateConfig, RankConfig, SamplingConfig  # noqa: E402
-from ripple.games.commentator import CommentatorConfig  # noqa: E402
+from ripple.games.commentator import LIVE_WEIGHTS, CommentatorConfig  # noqa: E402
 from ripple.games.live import LiveConfig, live  # noqa: E402
 from ripple.games.record import RecordConfig, record  # noqa: E402
 from ripple.narrate import NarrateConfig, narrate  # noqa: E402
 from ripple.voice import VoiceConfig  # noqa: E402
 
-LIGHT_WEIGHTS = {"coherence": 1.0, "relevance": 0.0, "loops": 1.0, "length": 0.5}
-SETTINGS = {  # name: (precision, sampling, weights or None for the defaults, voice)
-    "narrate defaults": ("fp32", SamplingConfig(), None, "auto"),
-    "light (2x16, int8, espeak-ng)": ("int8", SamplingConfig(candidates=2, max_new_tokens=16), LIGHT_WEIGHTS,
-                                       "espeak-ng"),
+SETTINGS = {  # --setting: (label, precision, sampling, weights or None for the defaults, voice)
+    "defaults": ("narrate defaults", "fp32", SamplingConfig(), None, "auto"),
+    "light": ("light (2x16, int8, espeak-ng)", "int8", SamplingConfig(candidates=2, max_new_tokens=16),
+              LIVE_WEIGHTS, "espeak-ng"),  # live's scorers: no relevance model
 }
 
 
@@ -48,12 +47,12 @@ def timed(fn):
     return result, time.perf_counter() - started
 
 
-def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int) -> list[dict]:
+def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int, settings: list[str]) -> list[dict]:
     rec, record_s = timed(lambda: record(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
                                                       run_id="recorded")))
     video, states = rec.folder / "gameplay.mp4", rec.folder / "timeline.jsonl"
     rows, loaded = [], {}
-    for name, (precision, sampling, weights, voice) in SETTINGS.items():
+    for name, precision, sampling, weights, voice in (SETTINGS[s] for s in settings):
         if precision not in loaded:
             loaded[precision] = timed(lambda: models.load(DEFAULT_MODEL, precision))
         lm, load_s = loaded[precision]
@@ -99,16 +98,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-record", action="store_true")
-    parser.add_argument("--setting", action="append", choices=["defaults", "light"],
+    parser.add_argument("--setting", action="append", choices=list(SETTINGS),
                         help="record + narrate with only this setting (repeatable; default: both)")
     args = parser.parse_args()
-    chosen = {"defaults": "narrate defaults", "light": "light (2x16, int8, espeak-ng)"}
-    for short in set(chosen) - set(args.setting or chosen):
-        del SETTINGS[chosen[short]]
+    settings = [s for s in SETTINGS if s in (args.setting or SETTINGS)]
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_record:
-            rows = bench_record_narrate(Path(tmp), args.seconds, args.scenario, args.seed)
+            rows = bench_record_narrate(Path(tmp), args.seconds, args.scenario, args.seed, settings)
             print(f"\nrecord + narrate {args.seconds:g} s of Doom ({args.scenario}), wall seconds "
                   f"(load average {load:.1f} on {os.cpu_count()} cores at the start)\n")
             print("| setting | record | narrate | total | x real time | model load (once) | moments | lines |")
