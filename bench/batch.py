@@ -77,18 +77,22 @@ def main() -> None:
         for i in range(args.clips):
             make_gameplay(clips / f"clip {i}.mp4", seconds=args.seconds, size=(640, 360), bursts=(args.seconds / 2,))
         rows = []
+
+        def measure(name: str, cmd: list[str] | str, shell: bool = False) -> None:
+            rows.append((name, timed(cmd, shell)))
+            print(f"{name}: {rows[-1][1]:.1f} s", flush=True)  # a later failure keeps what was measured
+
         for workers in (1, 2):
-            seconds = timed(ripple("batch", str(clips), "--out", str(tmp / f"batch{workers}"), "--stage", "narrate",
-                                   "--workers", str(workers), *settings))
-            rows.append((f"ripple batch, {workers} worker{'s' if workers > 1 else ''}", seconds))
-            print(f"{rows[-1][0]}: {seconds:.1f} s", flush=True)  # a later failure keeps what was measured
+            measure(f"ripple batch, {workers} worker{'s' if workers > 1 else ''}",
+                    ripple("batch", str(clips), "--out", str(tmp / f"batch{workers}"), "--stage", "narrate",
+                           "--workers", str(workers), *settings))
         quoted = " ".join(f"'{a}'" for a in ripple("narrate", *settings))
-        loop = (f"cd '{clips}' && for f in *.mp4; do {quoted} \"$f\" --out '{tmp}/loop' || exit 1; done")
-        rows.append(("shell loop of ripple narrate", timed(loop, shell=True)))
-        print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s", flush=True)
-        xargs = (f"cd '{clips}' && ls *.mp4 | tr '\\n' '\\0' | xargs -0 -P 2 -I{{}} {quoted} {{}} --out '{tmp}/xargs'")
-        rows.append(("xargs -P 2 ripple narrate", timed(xargs, shell=True)))
-        print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s\n", flush=True)
+        measure("shell loop of ripple narrate",
+                f"cd '{clips}' && for f in *.mp4; do {quoted} \"$f\" --out '{tmp}/loop' || exit 1; done", shell=True)
+        measure("xargs -P 2 ripple narrate",
+                f"cd '{clips}' && ls *.mp4 | tr '\\n' '\\0' | xargs -0 -P 2 -I{{}} {quoted} {{}} --out '{tmp}/xargs'",
+                shell=True)
+        print()
         overhead = manifest_overhead(tmp / "manifest")
         shutil.rmtree(clips)
     print(f"{args.clips} clips of {args.seconds:g} s (640x360), model {args.model}, {args.candidates} candidates, "
