@@ -25,8 +25,9 @@ def narrate(video, out, *args, model=None, run_id="r"):
 
 def narrate_here(video, out, lm, every=2.0, **options) -> dict:
     """The library call behind `ripple narrate` with the FAST settings, on a model already
-    loaded: the command itself is exercised by `narrated` and the refusals below, and each
-    extra command would spend most of its time importing torch. Returns commentary.json."""
+    loaded: the command itself is exercised by the refusals below and, end to end, by
+    test_the_command_end_to_end (slow tier); each extra command would spend most of its
+    time importing torch. Returns commentary.json."""
     from ripple.config import GenerateConfig, RankConfig, SamplingConfig
     from ripple.narrate import NarrateConfig
     from ripple.narrate import narrate as run
