@@ -16,7 +16,7 @@ from typing import Any
 from ripple import __version__
 from ripple.config import GenerateConfig
 from ripple.errors import InputError
-from ripple.generate import Candidate, encode_prompt, sample
+from ripple.generate import Candidate, encode_prompt, reported_logprobs, sample
 from ripple.prompting import find_template, render, to_prompt
 from ripple.rank import RankContext, Ranked, build_scorers, rank
 from ripple.state import Moment, load_moments
@@ -100,6 +100,12 @@ def check_config(cfg: GenerateConfig) -> None:
         (s.repetition_penalty > 0, "--repetition-penalty", "must be above 0"),
         (s.max_new_tokens >= 1, "--max-new-tokens", "must be at least 1"),
     ]
+    from ripple.models import BACKENDS, PRECISIONS
+
+    checks += [
+        (cfg.precision in PRECISIONS, "--precision", f"must be one of {', '.join(PRECISIONS)}"),
+        (cfg.backend in BACKENDS, "--backend", f"must be one of {', '.join(BACKENDS)}"),
+    ]
     for ok, flag, message in checks:
         if not ok:
             raise InputError(flag, message)
@@ -121,7 +127,7 @@ def generate_commentary(
     templates = [find_template(cfg.template, m) for m in moments]  # fail before loading models
     if lm is None:
         progress(f"loading {cfg.model}", 0, len(moments))
-        lm = models.load(cfg.model, cfg.precision)
+        lm = models.load(cfg.model, cfg.precision, cfg.backend)
     scorers = build_scorers(cfg.rank)
     run = CommentaryRun(config=cfg, model=lm.describe())
     said: list[str] = []
@@ -135,7 +141,8 @@ def generate_commentary(
         prompt = to_prompt(turns, lm.tokenizer if chat else None)
         encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=encoded)
         candidates = sample(lm, encoded, cfg.sampling, seed=cfg.sampling.seed + i)
-        ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=encoded)
+        ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=encoded,
+                          logprobs=reported_logprobs(candidates))
         ranked = rank([c.text for c in candidates], ctx, scorers, cfg.rank.weights)
         result = MomentResult(
             moment, template.name, str(template.path), turns, prompt, candidates, ranked,

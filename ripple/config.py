@@ -41,6 +41,7 @@ class GenerateConfig:
     state_file: Path  # YAML, JSON or JSON Lines game-state file
     model: str = DEFAULT_MODEL  # registry name, hub name or local folder
     precision: str = "fp32"  # fp32, or int8 for faster, rougher decoding on a CPU
+    backend: str = "transformers"  # or ctranslate2: the same model converted once, decoded faster on a CPU
     template: str = "auto"  # play-by-play, colour, hype, auto, or a template file
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     rank: RankConfig = field(default_factory=RankConfig)

@@ -26,6 +26,7 @@ class Candidate:
     raw: str  # what the model produced before cutting
     complete: bool  # True when the text ends a sentence
     new_tokens: int  # tokens the model generated for it
+    mean_logprob: float | None = None  # over the tokens of `text`, when the engine reported them
 
 
 @dataclass
@@ -68,7 +69,8 @@ def cut_line(raw: str, quoted: bool) -> tuple[str, bool]:
 
 
 def context_length(model) -> int:
-    config = model.config
+    """`model`: a transformers model or its config."""
+    config = getattr(model, "config", model)
     return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024)
 
 
@@ -83,8 +85,10 @@ def encode_prompt(lm, text: str, room: int, reuse: EncodedPrompt | None = None) 
     from transformers import DynamicCache
 
     ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
-    keep = max(1, context_length(lm.model) - room)
+    keep = max(1, context_length(lm.config if lm.model is None else lm.model) - room)
     ids = ids[:, -keep:].to(lm.device)
+    if lm.backend == "ctranslate2":  # it keeps its own state of shared beginnings (ctranslate.py)
+        return EncodedPrompt(text, ids, None, text.rstrip(" ").endswith(QUOTE))
     body = ids[:, :-1]
     shared = 0
     if reuse is not None:
@@ -154,6 +158,8 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int) -> li
     """
     import torch
 
+    if lm.backend == "ctranslate2":
+        return _sample_ctranslate2(lm, prompt, sampling, seed)
     tok, model, n = lm.tokenizer, lm.model, sampling.candidates
     stops = torch.tensor(_stop_token_ids(tok, prompt.quoted), device=prompt.ids.device)
     cache = prompt.expanded_cache(n)
@@ -183,3 +189,34 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int) -> li
         text, complete = cut_line(raw, prompt.quoted)
         candidates.append(Candidate(text=text, raw=raw, complete=complete, new_tokens=len(tokens)))
     return candidates
+
+
+def reported_logprobs(candidates: list[Candidate]) -> dict[str, float]:
+    """What the coherence scorer can take as measured (RankContext.logprobs)."""
+    return {c.text: c.mean_logprob for c in candidates if c.mean_logprob is not None}
+
+
+def _sample_ctranslate2(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int) -> list[Candidate]:
+    import torch
+
+    from ripple import ctranslate
+
+    stops = _stop_token_ids(lm.tokenizer, prompt.quoted)
+    line_ends = frozenset(_stop_token_ids(lm.tokenizer, False))
+    made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed, torch.get_num_threads())
+    candidates = []
+    for tokens, logprobs in made:
+        raw = lm.tokenizer.decode(tokens, skip_special_tokens=True)
+        text, complete = cut_line(raw, prompt.quoted)
+        candidates.append(Candidate(text, raw, complete, len(tokens), _mean_over(lm.tokenizer, tokens, logprobs, text)))
+    return candidates
+
+
+def _mean_over(tok, tokens: list[int], logprobs: list[float], text: str) -> float | None:
+    """Mean log-probability of the fewest leading tokens that spell `text` (the line as cut)."""
+    if not text.strip():
+        return None
+    for k in range(1, len(tokens) + 1):
+        if " ".join(tok.decode(tokens[:k], skip_special_tokens=True).split()).startswith(text):
+            return sum(logprobs[:k]) / k
+    return sum(logprobs) / len(logprobs) if logprobs else None

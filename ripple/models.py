@@ -66,9 +66,16 @@ class LoadedModel:
     ripple_json: dict[str, Any] = field(default_factory=dict)  # the config Ripple trained it with
     precision: str = "fp32"  # "fp32", or "int8" (dynamic quantisation of linear layers, CPU)
     parameters: int = 0  # counted before any kernel swap hides weights in buffers
+    backend: str = "transformers"  # or "ctranslate2": then `model` is None and `ct2` decodes
+    ct2: Any = None  # ripple.ctranslate.Ct2Model
+    config: Any = None  # the transformers config
 
     @property
     def device(self):
+        if self.model is None:
+            import torch
+
+            return torch.device("cpu")
         return next(self.model.parameters()).device
 
     def describe(self) -> dict[str, Any]:
@@ -77,10 +84,12 @@ class LoadedModel:
             "kind": self.spec.kind,
             "source": self.spec.source,
             "folder": self.folder,
-            "architecture": type(self.model).__name__,
+            "architecture": type(self.model).__name__ if self.model is not None
+            else (getattr(self.config, "architectures", None) or ["?"])[0],
             "parameters": self.parameters,
             "base": self.ripple_json.get("base"),
             "precision": self.precision,
+            "backend": self.backend,
             "device": str(self.device),
         }
 
@@ -240,11 +249,7 @@ def load_plain(name: str = DEFAULT_MODEL) -> LoadedModel:
             tokenizer = AutoTokenizer.from_pretrained(spec.source)
             model = AutoModelForCausalLM.from_pretrained(spec.source)
         except (OSError, ValueError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(
-                f"model '{name}' is not in the Hugging Face cache and could not be downloaded ({reason[:120]}); "
-                f"the offline default is '{DEFAULT_MODEL}'"
-            ) from exc
+            raise _hub_error(name, exc) from exc
         folder, ripple_json = spec.source, {}
     else:
         path = embedded_folder(name) if spec.kind == "embedded" else Path(spec.source)
@@ -262,17 +267,26 @@ def load_plain(name: str = DEFAULT_MODEL) -> LoadedModel:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     parameters = sum(p.numel() for p in model.parameters())
-    return LoadedModel(spec, model, tokenizer, folder, ripple_json, "fp32", parameters)
+    return LoadedModel(spec, model, tokenizer, folder, ripple_json, "fp32", parameters, config=model.config)
 
 
-def load(name: str = DEFAULT_MODEL, precision: str = "fp32") -> LoadedModel:
+BACKENDS = ("transformers", "ctranslate2")
+
+
+def load(name: str = DEFAULT_MODEL, precision: str = "fp32", backend: str = "transformers") -> LoadedModel:
     """Load a causal LM and its tokenizer by registry name, hub name or folder, ready for
     generation: eval mode, on the GPU if there is one, else with fast CPU kernels.
 
     precision: "fp32", or "int8" for faster, rougher decoding on a CPU (see quantize_int8).
+    backend: "transformers", or "ctranslate2" (ripple/ctranslate.py): the same weights
+    converted once and decoded several times faster on a CPU; no torch model is built.
     """
     if precision not in PRECISIONS:
         raise ModelError(f"--precision: '{precision}' is not one of {', '.join(PRECISIONS)}")
+    if backend not in BACKENDS:
+        raise ModelError(f"--backend: '{backend}' is not one of {', '.join(BACKENDS)}")
+    if backend == "ctranslate2":
+        return _load_ctranslate2(name, precision)
     lm = load_plain(name)
     model = lm.model.eval()
     import torch
@@ -283,6 +297,60 @@ def load(name: str = DEFAULT_MODEL, precision: str = "fp32") -> LoadedModel:
         model = onednn_linears(quantize_int8(model) if precision == "int8" else model)
     lm.model, lm.precision = model, precision
     return lm
+
+
+def _hub_error(name: str, exc: Exception) -> ModelError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ModelError(
+        f"model '{name}' is not in the Hugging Face cache and could not be downloaded ({reason[:120]}); "
+        f"the offline default is '{DEFAULT_MODEL}'"
+    )
+
+
+def _count_parameters(folder: Path) -> int:
+    """From the safetensors headers alone: no weights are read."""
+    from safetensors import safe_open
+
+    total = 0
+    for path in folder.glob("*.safetensors"):
+        with safe_open(str(path), framework="numpy") as f:
+            for key in f.keys():
+                count = 1
+                for size in f.get_slice(key).get_shape():
+                    count *= size
+                total += count
+    return total
+
+
+def _load_ctranslate2(name: str, precision: str) -> LoadedModel:
+    from ripple import ctranslate
+
+    spec = resolve(name)
+    _quiet_transformers()
+    from transformers import AutoConfig
+
+    if spec.kind == "hub":
+        from huggingface_hub import snapshot_download
+
+        try:
+            path = Path(snapshot_download(spec.source))
+        except Exception as exc:  # offline, unknown id, no cache: all end the same way for a person
+            raise _hub_error(name, exc) from exc
+    else:
+        path = embedded_folder(name) if spec.kind == "embedded" else Path(spec.source)
+    try:
+        config = AutoConfig.from_pretrained(path)
+        tokenizer = _tokenizer_for(path, config)
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"{path}: cannot load the model ({reason[:160]})") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    info = path / "ripple.json"
+    ripple_json = json.loads(info.read_text()) if info.is_file() else {}
+    ct2 = ctranslate.load(path, tokenizer, precision, cache_root())
+    return LoadedModel(spec, None, tokenizer, str(path), ripple_json, precision, _count_parameters(path),
+                       "ctranslate2", ct2, config)
 
 
 def list_models() -> list[dict[str, str]]:

@@ -52,6 +52,7 @@ class BatchSettings(_Section):
 class GenerateSettings(_Section):
     model: str | None = None
     precision: Literal["fp32", "int8"] | None = None
+    backend: Literal["transformers", "ctranslate2"] | None = None
     template: str | None = None
     candidates: int | None = None
     temperature: float | None = None

@@ -102,3 +102,37 @@ def test_the_worker_takes_the_freshest_biggest_moment_and_drops_stale_ones():
     c.offer(moment(6.0, events=True, intensity=0.9), time.perf_counter() - 2.0)
     c.offer(moment(8.0), time.perf_counter())
     assert c._take().moment.time == 8.0 and c.drops.stale == 1  # a stale event loses to a fresh heartbeat
+
+
+def test_an_event_cuts_a_quiet_line_short_and_a_quiet_moment_waits(tiny_lm, tmp_path):
+    from ripple.config import SamplingConfig
+    from ripple.schedule import Line
+    from ripple.speech.audio import load_audio
+    from ripple.video.render import MIX_RATE, narration_track
+
+    c = Commentator(tiny_lm, CommentatorConfig(model=tiny_lm.spec.name, sampling=SamplingConfig(candidates=2, max_new_tokens=12),
+                                               weights={"loops": 1.0, "length": 1.0}, voice=VoiceConfig(backend="espeak-ng")))
+    c._comment(Offer(moment(1.0), time.monotonic()))  # a quiet line...
+    quiet = c.spoken[0]
+    quiet.end = c._busy_until = time.monotonic() + 30.0  # ...that goes on for half a minute
+    assert not c._cuts_in(Offer(moment(2.0), time.monotonic()))  # another quiet moment waits its turn
+
+    c.offer(moment(3.0, events=True, intensity=0.2), time.monotonic())
+    asked = time.monotonic()
+    event = c._take()
+    assert event.moment.time == 3.0 and time.monotonic() - asked < 5.0  # taken at once, not in 30 s
+    c._comment(event)
+    line = c.spoken[1]
+    assert line.start == line.ready < asked + 30.0  # spoken as soon as it was ready...
+    assert quiet.cut and quiet.end == line.start  # ...breaking the quiet line off there
+    assert not c._cuts_in(Offer(moment(4.0, events=True, intensity=0.2), time.monotonic()))  # not an equal event
+    assert c._cuts_in(Offer(moment(4.0, events=True, intensity=0.9), time.monotonic()))  # a bigger one would
+
+    # The narration holds the cut line only up to where it was cut.
+    full = len(load_audio(quiet.clip, rate=MIX_RATE)) / MIX_RATE
+    stop = min(0.4, full / 2)
+    track = narration_track([Line(0, quiet.text, 0.0, stop, 1, 0.0)], {0: quiet.clip}, full + 0.5,
+                            tmp_path / "narration.wav")
+    samples = load_audio(track, rate=MIX_RATE)
+    assert abs(samples[: int(stop * MIX_RATE)]).max() > 0.01  # the line is heard up to the cut
+    assert abs(samples[int(stop * MIX_RATE) + 1 :]).max() == 0.0  # and not after it

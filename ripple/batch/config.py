@@ -87,7 +87,8 @@ def build_config(source: Path, out: Path, settings: Settings, flags: dict[str, A
     weights |= flags.get("weights") or {}
     generate = GenerateConfig(
         state_file=Path("."), model=_pick(flags.get("model"), g.model, GenerateConfig.model),
-        precision=_pick(flags.get("precision"), g.precision, "fp32"), template=_pick(None, g.template, "auto"),
+        precision=_pick(flags.get("precision"), g.precision, "fp32"),
+        backend=_pick(flags.get("backend"), g.backend, "transformers"), template=_pick(None, g.template, "auto"),
         sampling=sampling, rank=RankConfig(weights=weights),
     )
     cfg = BatchConfig(

@@ -128,13 +128,14 @@ class JobRunner:
     def _lm(self):
         from ripple import models
 
-        key = ("lm", self.cfg.generate.model, self.cfg.generate.precision)
+        g = self.cfg.generate
+        key = ("lm", g.model, g.precision, g.backend)
         if key not in self._models:
             if self.threads:
                 import torch
 
                 torch.set_num_threads(self.threads)
-            self._models[key] = models.load(self.cfg.generate.model, self.cfg.generate.precision)
+            self._models[key] = models.load(g.model, g.precision, g.backend)
         return self._models[key]
 
     def _whisper(self, tcfg):

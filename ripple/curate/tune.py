@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -107,14 +108,6 @@ def label_pairs(reward, pools: list[Pool], min_margin: float) -> list[dict[str, 
 
 # ---- measuring the model being tuned --------------------------------------------------------
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
 
 def line_logprobs(policy, ref, tokenizer, prompt: str, texts: list[str], max_length: int):
     """Per line: (log π(line | prompt), log π_base(line | prompt), summed KL(π || π_base)
@@ -125,7 +118,7 @@ def line_logprobs(policy, ref, tokenizer, prompt: str, texts: list[str], max_len
     rows, starts = [], []
     for text in texts:
         full = tokenizer(prompt + text + QUOTE, add_special_tokens=False)["input_ids"]
-        start = _common_prefix(prompt_ids, full)  # where the line's tokens begin
+        start = len(os.path.commonprefix([prompt_ids, full]))  # where the line's tokens begin
         row = full[-max_length:]
         rows.append(row)
         starts.append(max(1, start - (len(full) - len(row))))

@@ -11,8 +11,10 @@ dropped as superseded, and the chosen one too if it is older than `stale_after_s
 a line about something ten seconds gone is worse than silence. Its line is generated with
 a small candidate count and a short token budget, ranked, spoken, and placed on the
 session's timeline where it would have been heard: when its audio was ready, or when the
-line before it ended, whichever is later. Latency is counted from the frame an event was
-played in to that first audio.
+line before it ended, whichever is later; an event bigger than the line being spoken (any
+event, over a line about a quiet moment) does not wait: the worker takes it at once and
+its line cuts the one being spoken short, as a commentator breaks off mid-sentence.
+Latency is counted from the frame an event was played in to that first audio.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ QUEUE_SIZE = 8  # moments waiting at most; a full queue loses its oldest
 LIVE_SAMPLING = SamplingConfig(candidates=2, max_new_tokens=16)  # latency first: few, short candidates
 LIVE_WEIGHTS = {"coherence": 1.0, "relevance": 0.0, "loops": 1.0, "length": 0.5}  # relevance loads a second model
 FIRST_LEAD_S = 0.5  # before any line was timed: how early to start making the next one
+QUIET = -1.0  # the intensity a line about an uneventful moment counts as: any event may cut in
 
 
 @dataclass(frozen=True)
 class CommentatorConfig:
     model: str = DEFAULT_MODEL  # registry name, hub name or local folder
-    precision: str = "fp32"  # or int8
+    precision: str = "int8"  # or fp32
+    backend: str = "ctranslate2"  # or transformers: several times slower per token on a CPU
     template: str = "auto"  # play-by-play, colour, hype, auto, or a template file
     sampling: SamplingConfig = LIVE_SAMPLING
     weights: dict[str, float] = field(default_factory=lambda: dict(LIVE_WEIGHTS))
@@ -66,8 +70,9 @@ class Spoken:
     written: float  # the line was generated and ranked
     ready: float  # its audio was synthesised
     start: float  # its audio starts: ready, or when the line before ended
-    end: float
+    end: float  # when the clip ends, or when a bigger moment's line cut it off
     clip: Path
+    cut: bool = False  # a line about a bigger moment cut in before this one had finished
 
     @property
     def latency(self) -> float:
@@ -101,6 +106,8 @@ class Commentator(threading.Thread):
         self._lock = threading.Condition()
         self._stopping = False
         self._busy_until = 0.0  # when the line being spoken ends
+        self._speaking = QUIET  # the intensity of the line being spoken
+        self._cutting = False  # the moment being commented on cuts the line being spoken short
         self._took: list[float] = []  # seconds from taking a moment to its audio being ready
         self._said: list[str] = []
         self._encoded = None  # the last prompt, whose cache the next one reuses where they agree
@@ -147,8 +154,9 @@ class Commentator(threading.Thread):
                 while not self._stopping:
                     # Start the next line only when it can follow the one being spoken, so
                     # that its moment is as fresh as it can be when the line is heard.
+                    # A bigger moment does not wait: its line cuts in.
                     wait = self._busy_until - self._lead() - time.monotonic()
-                    if wait <= 0 and self._queue:
+                    if self._queue and (wait <= 0 or any(self._cuts_in(o) for o in self._queue)):
                         break
                     self._lock.wait(timeout=wait if wait > 0 else None)
                 if self._stopping:
@@ -163,10 +171,15 @@ class Commentator(threading.Thread):
         eventful = [o for o in fresh if o.moment.events]
         chosen = max(eventful, key=lambda o: (o.moment.intensity or 0, o.shown)) if eventful else fresh[-1]
         self.drops.superseded += len(fresh) - 1
+        self._cutting = time.monotonic() < self._busy_until and self._cuts_in(chosen)
         return chosen
 
+    def _cuts_in(self, offer: Offer) -> bool:
+        """An event bigger than the line being spoken (any event, over a quiet line)."""
+        return bool(offer.moment.events) and (offer.moment.intensity or 0.0) > self._speaking
+
     def _comment(self, offer: Offer) -> None:
-        from ripple.generate import encode_prompt, sample
+        from ripple.generate import encode_prompt, reported_logprobs, sample
         from ripple.prompting import find_template, render, to_prompt
         from ripple.rank import RankContext, rank
         from ripple.voice import synthesise
@@ -174,13 +187,18 @@ class Commentator(threading.Thread):
         picked = time.monotonic()
         moment, lm = offer.moment, self.lm
         template = find_template(self.cfg.template, moment)
-        turns = render(template, moment, self._said)
+        # The lines already said are left out of the prompt: the templates put them in the
+        # system turn, which would make every prompt's beginning new. Without them the
+        # beginning (system text, examples) is the same line after line and its state is
+        # computed once (ctranslate.py); the loops scorer still sees them and marks repeats.
+        turns = render(template, moment, [])
         chat = lm.ripple_json.get("prompt_style") != "transcript"  # as generate_commentary decides
         prompt = to_prompt(turns, lm.tokenizer if chat else None)
         self._encoded = encode_prompt(lm, prompt, room=self.cfg.sampling.max_new_tokens, reuse=self._encoded)
         candidates = sample(lm, self._encoded, self.cfg.sampling, seed=self.seed + self._made)
         self._made += 1
-        context = RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=lm, encoded=self._encoded)
+        context = RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=lm, encoded=self._encoded,
+                              logprobs=reported_logprobs(candidates))
         ranked = rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
         text = next((r.text for r in ranked if r.text.strip()), "")
         written = time.monotonic()
@@ -189,9 +207,12 @@ class Commentator(threading.Thread):
             return
         clip = synthesise(text, replace(self.cfg.voice, excitement=moment.intensity or 0.0), self.cache)
         ready = time.monotonic()
-        start = max(ready, self._busy_until)
+        start = ready if self._cutting else max(ready, self._busy_until)
+        if self.spoken and self.spoken[-1].end > start:  # as a commentator stops mid-sentence
+            self.spoken[-1].end, self.spoken[-1].cut = start, True
         end = start + clip_seconds(clip)
         self._busy_until = end
+        self._speaking = (moment.intensity or 0.0) if moment.events else QUIET
         self._took.append(ready - picked)
         self._said.append(text)
         self.spoken.append(Spoken(moment, text, template.name, [(r.text, round(r.total, 4)) for r in ranked],
@@ -213,6 +234,7 @@ def warm_up(commentator: Commentator, moment: Moment) -> float:
     commentator.spoken.clear()
     commentator._said.clear()
     commentator._busy_until = 0.0
+    commentator._speaking, commentator._cutting = QUIET, False
     commentator._took.clear()
     commentator.drops = Drops()
     return time.monotonic() - started

@@ -90,7 +90,8 @@ def check_live(cfg: LiveConfig):
     from ripple.voice import choose_backend
 
     c = cfg.commentator
-    check_config(GenerateConfig(state_file=Path("live"), model=c.model, precision=c.precision, template=c.template,
+    check_config(GenerateConfig(state_file=Path("live"), model=c.model, precision=c.precision, backend=c.backend,
+                                template=c.template,
                                 sampling=c.sampling, rank=RankConfig(weights=c.weights)))
     if not c.stale_after_s > 0:
         raise InputError("--stale-after", "must be above 0 seconds")
@@ -125,7 +126,7 @@ def _session(cfg: LiveConfig, module, progress: Progress, lm) -> LiveSession:
     rec = cfg.record
     if lm is None:
         progress(f"loading {cfg.commentator.model}", 0, 1)
-        lm = models.load(cfg.commentator.model, cfg.commentator.precision)
+        lm = models.load(cfg.commentator.model, cfg.commentator.precision, cfg.commentator.backend)
     run_id = rec.run_id or new_run_id(rec.out_dir, f"live-{rec.game}-{rec.scenario}")
     folder = Path(rec.out_dir) / run_id
     game, title, facts = module.about(rec.scenario)
@@ -177,7 +178,7 @@ def _write(session: LiveSession, tmp: Path, run_id: str) -> None:
             {"text": s.text, "template": s.template, "moment_time": s.moment.time,
              "events": [e.model_dump(exclude_none=True) for e in s.moment.events],
              "intensity": s.moment.intensity, "start": line.start, "end": line.end,
-             "latency_s": round(s.latency, 3), "waited_s": round(s.picked - s.shown, 3),
+             "cut": s.cut, "latency_s": round(s.latency, 3), "waited_s": round(s.picked - s.shown, 3),
              "generate_s": round(s.written - s.picked, 3), "voice_s": round(s.ready - s.written, 3),
              "audio": f"voice/{s.clip.name}", "candidates": [{"text": t, "total": v} for t, v in s.candidates]}
             for s, line in zip(session.spoken, lines)

@@ -25,6 +25,7 @@ class RankContext:
     previous: list[str] = field(default_factory=list)  # lines already said, oldest first
     lm: Any = None  # the LoadedModel that wrote the candidates
     encoded: Any = None  # the prompt's EncodedPrompt (its KV cache), when the caller has it
+    logprobs: dict[str, float] = field(default_factory=dict)  # text → mean token log-prob the engine reported
 
 
 class Scorer(Protocol):

@@ -2,7 +2,8 @@
 
 The "coherence coach" of Ziegler et al. (2019): text the language model itself finds
 likely reads as fluent; a line of noise scores low. Measured given the prompt, in one
-batched forward pass over all candidates.
+batched forward pass over all candidates, or taken from what the engine reported while
+it wrote them (CTranslate2's step log-probabilities: the same quantity, no second pass).
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ class Coherence:
     def score(self, ctx: RankContext, texts: list[str]) -> list[Score]:
         from ripple.generate import encode_prompt
 
-        longest = max((len(t) for t in texts), default=0)  # characters bound tokens
-        prompt = ctx.encoded or encode_prompt(ctx.lm, ctx.prompt, room=longest + 1)
-        mean_lps = mean_logprobs(ctx.lm, prompt, texts)
+        unknown = [t for t in texts if t not in ctx.logprobs]
+        known = dict(ctx.logprobs)
+        if unknown:
+            longest = max(len(t) for t in unknown)  # characters bound tokens
+            prompt = ctx.encoded or encode_prompt(ctx.lm, ctx.prompt, room=longest + 1)
+            known.update(zip(unknown, mean_logprobs(ctx.lm, prompt, unknown)))
+        mean_lps = [known[t] for t in texts]
         return [
             Score(0.0, "empty line", None)
             if lp is None
@@ -42,6 +47,8 @@ def mean_logprobs(lm, prompt, texts: list[str]) -> list[float | None]:
     results: list[float | None] = [None] * len(texts)
     if not rows:
         return results
+    if lm.backend == "ctranslate2":
+        return _mean_logprobs_ct2(lm, prompt, cont, rows, results)
     # Each row: the prompt's last token (not yet in the cache), then the text; right-padded.
     width = 1 + max(len(cont[i]) for i in rows)
     last = int(prompt.ids[0, -1])
@@ -66,4 +73,16 @@ def mean_logprobs(lm, prompt, texts: list[str]) -> list[float | None]:
         n = len(cont[i])
         token_lp = logp[r, :n].gather(1, ids[r, 1 : n + 1, None]).squeeze(1)
         results[i] = float(token_lp.mean())
+    return results
+
+
+def _mean_logprobs_ct2(lm, prompt, cont: list[list[int]], rows: list[int], results: list):
+    import torch
+
+    head = prompt.ids[0].tolist()
+    scored = lm.ct2.generator(torch.get_num_threads()).score_batch(
+        [lm.tokenizer.convert_ids_to_tokens(head + cont[i]) for i in rows])
+    for i, result in zip(rows, scored):
+        token_lps = result.log_probs[-len(cont[i]):]  # log p of each token given all before it
+        results[i] = sum(token_lps) / len(token_lps)
     return results

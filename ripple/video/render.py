@@ -25,6 +25,7 @@ from ripple.video.probe import Probe
 MIX_RATE = 48_000  # the output's audio sample rate
 NARRATION_DB = -18.0  # each spoken line is levelled to this RMS (dBFS, over its voiced part)
 PEAK = 0.95  # ... unless that would push a peak past this
+CUT_FADE = 480  # samples (10 ms) over which a line cut off mid-word fades out instead of clicking
 COPYABLE = {"h264"}  # video codecs that go into the MP4 unchanged
 
 
@@ -82,7 +83,8 @@ def level(clip, target_db: float = NARRATION_DB):
 
 
 def narration_track(lines: list[Line], clips: dict[int, Path], duration: float, path: Path, gain: float = 1.0) -> Path:
-    """One mono WAV as long as the video with each line's clip, levelled, at its start time."""
+    """One mono WAV as long as the video with each line's clip, levelled, at its start time,
+    and stopped at its end time when that comes before the clip's own end."""
     import numpy as np
 
     track = np.zeros(int(round(duration * MIX_RATE)), dtype=np.float32)
@@ -92,6 +94,10 @@ def narration_track(lines: list[Line], clips: dict[int, Path], duration: float, 
         except AudioError as exc:
             raise RenderError(f"{clips[line.moment]}: cannot read the synthesised line: {exc}") from None
         at = int(round(line.start * MIX_RATE))
+        room = int(round((line.end - line.start) * MIX_RATE))
+        if room < len(clip) - CUT_FADE:  # the line was cut off (live): stop there, fading out
+            clip = clip[:room].copy()
+            clip[-min(CUT_FADE, room):] *= np.linspace(1, 0, min(CUT_FADE, room), dtype=clip.dtype)
         clip = clip[: max(0, len(track) - at)]
         track[at : at + len(clip)] += clip
     pcm = (np.clip(track, -1, 1) * 32767).astype("<i2")

@@ -1,0 +1,138 @@
+"""The CTranslate2 backend (ripple/ctranslate.py) on a tiny random-init GPT-2: converted
+once, its candidates reproducible, and the log-probabilities it reports while writing
+them the same as the torch model's for the same tokens, with and without a cached
+shared beginning."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ripple.config import GenerateConfig, RankConfig, SamplingConfig
+
+from tests.conftest import EXAMPLES, run_cli
+
+SAMPLING = SamplingConfig(candidates=3, max_new_tokens=10, temperature=1.0, top_k=0, top_p=1.0,
+                          repetition_penalty=1.0)
+SYSTEM = "You are a commentator. Say one short line about the moment.\n" * 6  # a long beginning shared by prompts
+
+
+@pytest.fixture(scope="module")
+def ct2_lm(tiny_gpt2, tiny_lm, tmp_path_factory, monkeypatch_module):
+    """Converted into a cache of its own (so that conversion is seen to happen), which
+    shares the GPT-2 tokenizer tiny_lm already rebuilt."""
+    from ripple import models
+
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / "tokenizers").symlink_to(models.cache_root() / "tokenizers", target_is_directory=True)
+    monkeypatch_module.setenv("RIPPLE_CACHE", str(cache))
+    return models.load(str(tiny_gpt2), "fp32", "ctranslate2")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def torch_logprobs(tiny_lm, prompt_ids: list[int], tokens: list[int]) -> list[float]:
+    import torch
+
+    ids = torch.tensor([prompt_ids + tokens])
+    with torch.inference_mode():
+        logp = torch.log_softmax(tiny_lm.model(input_ids=ids).logits.float()[0], dim=-1)
+    start = len(prompt_ids) - 1
+    return [float(logp[start + i, t]) for i, t in enumerate(tokens)]
+
+
+def test_conversion_is_cached_and_described(ct2_lm, tiny_lm, tiny_gpt2):
+    from ripple import ctranslate, models
+
+    described = ct2_lm.describe()
+    assert described["backend"] == "ctranslate2" and ct2_lm.model is None
+    assert described["architecture"] == "GPT2LMHeadModel"
+    assert described["parameters"] == tiny_lm.parameters  # counted from the safetensors header alone
+    assert (ct2_lm.ct2.folder / "model.bin").is_file()
+    written = (ct2_lm.ct2.folder / "model.bin").stat().st_mtime_ns
+    again = models.load(str(tiny_gpt2), "fp32", "ctranslate2")
+    assert again.ct2.folder == ct2_lm.ct2.folder
+    assert (again.ct2.folder / "model.bin").stat().st_mtime_ns == written  # not converted twice
+    assert ctranslate.converted_folder(tiny_gpt2, "int8", ct2_lm.ct2.folder.parent.parent) != ct2_lm.ct2.folder
+
+
+def test_a_run_is_reproducible_from_its_seed(ct2_lm):
+    """CTranslate2 seeds its sampling thread once, on its first draw: the same calls in the
+    same order on a freshly loaded model give the same candidates; within one model each
+    call draws afresh."""
+    from ripple import ctranslate
+    from ripple.generate import encode_prompt, sample
+
+    def run(lm):
+        prompt = encode_prompt(lm, "Game: Doom. Health 40.\nCommentator: \"", room=SAMPLING.max_new_tokens)
+        return [[c.raw for c in sample(lm, prompt, SAMPLING, seed=7)] for _ in range(2)]
+
+    fresh = lambda: replace(ct2_lm, ct2=ctranslate.Ct2Model(ct2_lm.ct2.folder, "fp32"))  # noqa: E731
+    first, again = run(fresh()), run(fresh())
+    assert first == again
+    assert first[0] != first[1]
+    assert len(first[0]) == SAMPLING.candidates and all(first[0])
+
+
+def test_reported_logprobs_match_the_torch_model(ct2_lm, tiny_lm):
+    """Each candidate's tokens, scored by the torch model given the whole prompt, have the
+    log-probabilities CTranslate2 reported while writing them: for a prompt run in full
+    and for one whose beginning came from the cached state of an earlier prompt."""
+    from ripple import ctranslate
+    from ripple.generate import _stop_token_ids
+
+    tok = ct2_lm.tokenizer
+    line_ends = frozenset(_stop_token_ids(tok, False))
+    stops = _stop_token_ids(tok, True)
+    prompts = [tok(SYSTEM + f"Game: Doom. Time 0:0{i}. Health {40 - i}.\nCommentator: \"")["input_ids"]
+               for i in range(3)]
+    for i, ids in enumerate(prompts):
+        made = ctranslate.sample(ct2_lm, ids, stops, line_ends, SAMPLING, seed=i, threads=1)
+        if i == 0:
+            assert ct2_lm.ct2.statics == []  # nothing to share with yet
+        else:  # the shared system text, cut after its last newline
+            (static,) = ct2_lm.ct2.statics
+            assert ids[: len(static)] == static and static[-1] in line_ends
+            assert tok.decode(static).endswith(SYSTEM)
+        assert len(made) == SAMPLING.candidates
+        for tokens, logprobs in made:
+            assert len(tokens) == len(logprobs) > 0
+            expected = torch_logprobs(tiny_lm, ids, tokens)
+            assert logprobs == pytest.approx(expected, abs=2e-3)
+
+
+def test_commentary_through_ctranslate2_ranks_on_reported_coherence(ct2_lm, tiny_lm, tmp_path):
+    from ripple.commentary import generate_commentary
+    from ripple.rank.coherence import mean_logprobs
+    from ripple.generate import encode_prompt
+
+    cfg = GenerateConfig(state_file=EXAMPLES / "doom.yaml", model=ct2_lm.spec.name, backend="ctranslate2",
+                         sampling=SamplingConfig(candidates=3, max_new_tokens=12),
+                         rank=RankConfig(weights={"coherence": 1.0, "relevance": 0.0, "loops": 1.0, "length": 0.5}),
+                         out_dir=tmp_path)
+    run = generate_commentary(cfg, lm=ct2_lm)
+    assert run.model["backend"] == "ctranslate2"
+    assert len(run.results) >= 2
+    for result in run.results:
+        assert len(result.candidates) == 3 and result.line
+        reported = {c.text: c.mean_logprob for c in result.candidates if c.text.strip()}
+        for ranked in result.ranked:
+            if ranked.text.strip():
+                assert ranked.scores["coherence"].raw == pytest.approx(reported[ranked.text])
+        # the same texts scored afresh (re-tokenised) by the torch model land near what was reported
+        texts = list(reported)
+        fresh = mean_logprobs(tiny_lm, encode_prompt(tiny_lm, result.prompt, room=64), texts)
+        assert sum(abs(a - reported[t]) for a, t in zip(fresh, texts)) / len(texts) < 1.0
+
+
+def test_an_unknown_backend_is_one_line_before_any_model_loads(tmp_path):
+    done = run_cli("generate", str(EXAMPLES / "doom.yaml"), "--backend", "onnx", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--backend" in done.stderr and "ctranslate2" in done.stderr
+    assert not any(Path(tmp_path).iterdir())
