@@ -3,15 +3,17 @@ against the minute of play, and how soon live commentary is heard after an event
 
 1. record + narrate: `ripple record doom` for --seconds of play (the agent, ViZDoom and
    the H.264 encoder), then `ripple narrate gameplay.mp4 --states timeline.jsonl` on it,
-   once with narrate's defaults (8 candidates of up to 40 tokens, every scorer, piper)
-   and once lighter (2 candidates of up to 16 tokens, int8, no relevance model,
-   espeak-ng). Model loading is timed apart: a person pays it once per process.
-2. live: `ripple live doom` for --live-seconds at the game's real speed with the live
-   defaults (2 candidates of 16 tokens, one torch thread) and the same at int8: event to
-   first audio, p50 and p95, and the pace the game kept.
+   with narrate's defaults (8 candidates of up to 40 tokens, every scorer, piper), lighter
+   (2 candidates of up to 16 tokens, int8, no relevance model, espeak-ng) through
+   transformers, and the same light setting through CTranslate2 ("fast"). Model loading
+   is timed apart: a person pays it once per process.
+2. live: `ripple live doom` for --live-seconds at the game's real speed, 2 candidates of
+   16 tokens on one thread, through transformers (the old default) and CTranslate2 (the
+   default) at int8: event to first audio, p50 and p95, and the pace the game kept.
 
-Everything runs in this process on the embedded SmolLM2 (loaded once per precision).
-Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live] [--setting light]
+Everything runs in this process on the embedded SmolLM2 (loaded once per backend and
+precision; CTranslate2's conversion is cached after the first run).
+Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live] [--setting fast]
 """
 
 from __future__ import annotations
@@ -34,11 +36,18 @@ from ripple.games.record import RecordConfig, record  # noqa: E402
 from ripple.narrate import NarrateConfig, narrate  # noqa: E402
 from ripple.voice import VoiceConfig  # noqa: E402
 
-SETTINGS = {  # --setting: (label, precision, sampling, weights or None for the defaults, voice)
-    "defaults": ("narrate defaults", "fp32", SamplingConfig(), None, "auto"),
-    "light": ("light (2x16, int8, espeak-ng)", "int8", SamplingConfig(candidates=2, max_new_tokens=16),
+LIGHT = SamplingConfig(candidates=2, max_new_tokens=16)
+SETTINGS = {  # --setting: (label, backend, precision, sampling, weights or None for the defaults, voice)
+    "defaults": ("narrate defaults", "transformers", "fp32", SamplingConfig(), None, "auto"),
+    "light": ("light (2x16, int8, espeak-ng)", "transformers", "int8", LIGHT,
               LIVE_WEIGHTS, "espeak-ng"),  # live's scorers: no relevance model
+    "fast": ("fast (light through ctranslate2)", "ctranslate2", "int8", LIGHT, LIVE_WEIGHTS, "espeak-ng"),
 }
+LIVE = [  # (backend, precision, voice)
+    ("transformers", "int8", "espeak-ng"),  # the live default before ctranslate2
+    ("ctranslate2", "int8", "espeak-ng"),
+    ("ctranslate2", "int8", "auto"),  # the live default: piper
+]
 
 
 def timed(fn):
@@ -52,15 +61,15 @@ def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int, se
                                                       run_id="recorded")))
     video, states = rec.folder / "gameplay.mp4", rec.folder / "timeline.jsonl"
     rows, loaded = [], {}
-    for name, precision, sampling, weights, voice in (SETTINGS[s] for s in settings):
-        if precision not in loaded:
-            loaded[precision] = timed(lambda: models.load(DEFAULT_MODEL, precision))
-        lm, load_s = loaded[precision]
+    for name, backend, precision, sampling, weights, voice in (SETTINGS[s] for s in settings):
+        if (backend, precision) not in loaded:
+            loaded[backend, precision] = timed(lambda: models.load(DEFAULT_MODEL, precision, backend))
+        lm, load_s = loaded[backend, precision]
         cfg = NarrateConfig(
             video=video, states=states, voice=VoiceConfig(backend=voice),
-            generate=GenerateConfig(state_file=video, model=DEFAULT_MODEL, precision=precision, sampling=sampling,
-                                    rank=RankConfig(weights=weights) if weights else RankConfig(), out_dir=out,
-                                    run_id=f"narrated-{precision}-{sampling.candidates}"),
+            generate=GenerateConfig(state_file=video, model=DEFAULT_MODEL, precision=precision, backend=backend,
+                                    sampling=sampling, rank=RankConfig(weights=weights) if weights else RankConfig(),
+                                    out_dir=out, run_id=f"narrated-{backend}-{precision}-{sampling.candidates}"),
         )
         result, narrate_s = timed(lambda: narrate(cfg, lm=lm))
         total = record_s + narrate_s
@@ -71,22 +80,23 @@ def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int, se
 
 
 def bench_live(out: Path, seconds: float, scenario: str, seed: int) -> list[dict]:
-    rows = []
-    for precision in ("fp32", "int8"):
-        lm = models.load(DEFAULT_MODEL, precision)
-        for voice in ("espeak-ng", "auto"):
-            cfg = LiveConfig(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
-                                          run_id=f"live-{precision}-{voice}"),
-                             CommentatorConfig(model=DEFAULT_MODEL, precision=precision,
-                                               voice=VoiceConfig(backend=voice)))
-            session = live(cfg, lm=lm)
-            made = [s.written - s.picked for s in session.spoken]
-            rows.append({"setting": f"{precision}, {voice}", "lines": len(session.spoken),
-                         "events": session.latency.events, "p50_s": session.latency.p50_s,
-                         "p95_s": session.latency.p95_s, "max_s": session.latency.max_s,
-                         "generate_s": sorted(made)[len(made) // 2] if made else None,
-                         "fps": session.played.pace.frames_per_s, "max_gap_s": session.played.pace.max_gap_s,
-                         "drops": session.drops})
+    rows, loaded = [], {}
+    for backend, precision, voice in LIVE:
+        if (backend, precision) not in loaded:
+            loaded[backend, precision] = models.load(DEFAULT_MODEL, precision, backend)
+        lm = loaded[backend, precision]
+        cfg = LiveConfig(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
+                                      run_id=f"live-{backend}-{precision}-{voice}"),
+                         CommentatorConfig(model=DEFAULT_MODEL, precision=precision, backend=backend,
+                                           voice=VoiceConfig(backend=voice)))
+        session = live(cfg, lm=lm)
+        made = [s.written - s.picked for s in session.spoken]
+        rows.append({"setting": f"{backend}, {precision}, {voice}", "lines": len(session.spoken),
+                     "events": session.latency.events, "p50_s": session.latency.p50_s,
+                     "p95_s": session.latency.p95_s, "max_s": session.latency.max_s,
+                     "generate_s": sorted(made)[len(made) // 2] if made else None,
+                     "fps": session.played.pace.frames_per_s, "max_gap_s": session.played.pace.max_gap_s,
+                     "drops": session.drops})
     return rows
 
 
@@ -118,7 +128,7 @@ def main() -> None:
         if not args.skip_live:
             rows = bench_live(Path(tmp), args.live_seconds, args.scenario, args.seed)
             print(f"\nlive: {args.live_seconds:g} s of Doom at 35 tics/s, SmolLM2, 2 candidates x 16 tokens, "
-                  f"one torch thread; event to first audio\n")
+                  f"one thread; event to first audio\n")
             print("| setting | lines | events spoken | p50 s | p95 s | max s | generation median s | game frames/s "
                   "| longest frame gap s | dropped |")
             print("|---|---|---|---|---|---|---|---|---|---|")

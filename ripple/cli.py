@@ -102,7 +102,8 @@ def narrate(
     every: Annotated[float, typer.Option(help="A keyframe at least every N seconds.")] = FramesConfig.sample_every_s,
     cut_threshold: Annotated[float, typer.Option(help="Histogram distance (0-1) that marks a scene cut.")] =
         FramesConfig.cut_threshold,
-    ocr: Annotated[str, typer.Option(help="Read on-screen text: auto (when tesseract is installed), on, off.")] = "auto",
+    ocr: Annotated[str, typer.Option(help="Read on-screen text: auto (when tesseract is installed and no --states), "
+                                          "on, off.")] = "auto",
     describer: Annotated[Optional[Path], typer.Option(help="A local image-to-text model folder.")] = None,
     model: Annotated[str, typer.Option(help="Registry name, GPT-2 hub name, or a local model folder.")] = DEFAULT_MODEL,
     precision: Annotated[str, typer.Option(help="fp32, or int8: faster on a CPU, rougher lines.")] = "fp32",

@@ -31,6 +31,11 @@ from ripple.errors import ModelError
 
 COMPUTE_TYPES = {"fp32": "float32", "int8": "int8"}  # Ripple's precision → CTranslate2's
 QUANTIZATION = {"fp32": None, "int8": "int8"}  # stored on disk as it is computed
+# One thread per generation. On this project's 2-core machines two threads took twice as
+# long as one (12 moments of narration: 95 s against 43-53 s): a small model's matrices at
+# batch 2 gain little from a second core, and the machines are slowed as a whole when both
+# cores are busy. The other core is left to the game, the encoder and the voice.
+THREADS = 1
 MIN_STATIC_TOKENS = 32  # a shared beginning shorter than this is not worth a cached state
 STATIC_PROMPTS_KEPT = 4  # one per template in play; CTranslate2 keeps each one's state
 
@@ -130,7 +135,7 @@ def load(source: Path, tokenizer, precision: str, cache: Path) -> Ct2Model:
 
 
 def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int], sampling, seed: int,
-           threads: int) -> list[tuple[list[int], list[float]]]:
+           threads: int = THREADS) -> list[tuple[list[int], list[float]]]:
     """`sampling.candidates` continuations of `ids`: each one's token ids (ending with its
     stop token when it met one) and each token's log-probability under the model.
     `line_ends`: the tokens that hold a newline."""

@@ -197,13 +197,11 @@ def reported_logprobs(candidates: list[Candidate]) -> dict[str, float]:
 
 
 def _sample_ctranslate2(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int) -> list[Candidate]:
-    import torch
-
     from ripple import ctranslate
 
     stops = _stop_token_ids(lm.tokenizer, prompt.quoted)
     line_ends = frozenset(_stop_token_ids(lm.tokenizer, False))
-    made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed, torch.get_num_threads())
+    made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed)
     candidates = []
     for tokens, logprobs in made:
         raw = lm.tokenizer.decode(tokens, skip_special_tokens=True)

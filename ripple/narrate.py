@@ -40,7 +40,7 @@ class NarrateConfig:
     states: Path | None = None  # a game-state timeline (the format of `ripple generate`)
     captions: Path | None = None  # the person's time → caption file (CSV, JSON, JSON Lines, SRT)
     frames: FramesConfig = field(default_factory=FramesConfig)
-    ocr: str = "auto"  # on, off, or auto: on when tesseract is installed
+    ocr: str = "auto"  # on, off, or auto: on when tesseract is installed and no game states were given
     describer: Path | None = None  # a local image-to-text model folder
     merge_window_s: float = 1.5
     voice: VoiceConfig = field(default_factory=VoiceConfig)
@@ -144,7 +144,9 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
     captions = load_captions(cfg.captions) if cfg.captions else []
     choose_backend(cfg.voice)  # no voice: say so before the slow part
     inspectors = []
-    if cfg.ocr == "on" or (cfg.ocr == "auto" and ocr.available()):
+    # A game-state timeline gives the numbers exactly; reading them off the screen (a second
+    # a keyframe) is left to --ocr on.
+    if cfg.ocr == "on" or (cfg.ocr == "auto" and not states and ocr.available()):
         inspectors.append(lambda frame, keyframe: _read_screen(ocr, frame, keyframe))
     if cfg.describer:
         from ripple.video.describe import Describer

@@ -24,9 +24,15 @@ def test_builtin_templates_show_the_moment_and_previous_lines():
     last = turns[-1]["content"]
     for needle in ["Doom", "0:24", "dark zigzag room", "an Imp fireball hits the player", "health 38", "armor 71"]:
         assert needle in last
-    # Earlier lines go to the system turn: in the moment itself a small model answers them.
-    assert 'not to be repeated: "First line." "Second line."' in turns[0]["content"]
-    assert "First line" not in last
+    # Earlier lines get a system turn of their own just before the moment: in the moment
+    # itself a small model answers them, and ahead of the examples they would make every
+    # prompt's beginning different (a model's state for that beginning is kept and reused).
+    assert turns[-2]["role"] == "system"
+    assert 'not to be repeated: "First line." "Second line."' in turns[-2]["content"]
+    assert "First line" not in last and "First line" not in turns[0]["content"]
+    alone = render(find_template("play-by-play", moment), moment, [])
+    assert [t["role"] for t in alone] == [t["role"] for t in turns[:-2]] + ["user"]
+    assert alone[:-1] == turns[:-2]  # the same beginning with or without earlier lines
 
 
 def test_colour_template_shows_facts():

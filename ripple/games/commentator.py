@@ -187,10 +187,10 @@ class Commentator(threading.Thread):
         picked = time.monotonic()
         moment, lm = offer.moment, self.lm
         template = find_template(self.cfg.template, moment)
-        # The lines already said are left out of the prompt: the templates put them in the
-        # system turn, which would make every prompt's beginning new. Without them the
-        # beginning (system text, examples) is the same line after line and its state is
-        # computed once (ctranslate.py); the loops scorer still sees them and marks repeats.
+        # The lines already said are left out of the prompt: every token of it is run through
+        # the model before the first word can be spoken (the beginning, the template's system
+        # text and examples, is computed once: ctranslate.py). The loops scorer still sees
+        # them and marks repeats.
         turns = render(template, moment, [])
         chat = lm.ripple_json.get("prompt_style") != "transcript"  # as generate_commentary decides
         prompt = to_prompt(turns, lm.tokenizer if chat else None)

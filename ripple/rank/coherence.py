@@ -77,10 +77,10 @@ def mean_logprobs(lm, prompt, texts: list[str]) -> list[float | None]:
 
 
 def _mean_logprobs_ct2(lm, prompt, cont: list[list[int]], rows: list[int], results: list):
-    import torch
+    from ripple.ctranslate import THREADS
 
     head = prompt.ids[0].tolist()
-    scored = lm.ct2.generator(torch.get_num_threads()).score_batch(
+    scored = lm.ct2.generator(THREADS).score_batch(
         [lm.tokenizer.convert_ids_to_tokens(head + cont[i]) for i in rows])
     for i, result in zip(rows, scored):
         token_lps = result.log_probs[-len(cont[i]):]  # log p of each token given all before it
