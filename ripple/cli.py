@@ -460,7 +460,8 @@ def live_doom(
     voice: Annotated[str, typer.Option(help="auto (piper, else espeak-ng), piper, espeak-ng.")] = "auto",
     stale_after: Annotated[float, typer.Option(help="Drop a moment this many seconds old when the commentator "
                                                     "gets to it.")] = 1.5,
-    threads: Annotated[int, typer.Option(help="Torch threads for generation (0: torch's choice).")] = 1,
+    threads: Annotated[int, typer.Option(help="Torch threads for generation with --backend transformers "
+                                              "(0: torch's choice); CTranslate2 uses one.")] = 1,
     out: OutOption = Path("outputs"),
     run_id: RunIdOption = None,
 ) -> None:
