@@ -68,9 +68,7 @@ def cut_line(raw: str, quoted: bool) -> tuple[str, bool]:
     return text, False
 
 
-def context_length(model) -> int:
-    """`model`: a transformers model or its config."""
-    config = getattr(model, "config", model)
+def context_length(config) -> int:
     return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024)
 
 
@@ -85,7 +83,7 @@ def encode_prompt(lm, text: str, room: int, reuse: EncodedPrompt | None = None) 
     from transformers import DynamicCache
 
     ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
-    keep = max(1, context_length(lm.config if lm.model is None else lm.model) - room)
+    keep = max(1, context_length(lm.config) - room)
     ids = ids[:, -keep:].to(lm.device)
     if lm.backend == "ctranslate2":  # it keeps its own state of shared beginnings (ctranslate.py)
         return EncodedPrompt(text, ids, None, text.rstrip(" ").endswith(QUOTE))

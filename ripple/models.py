@@ -68,7 +68,11 @@ class LoadedModel:
     parameters: int = 0  # counted before any kernel swap hides weights in buffers
     backend: str = "transformers"  # or "ctranslate2": then `model` is None and `ct2` decodes
     ct2: Any = None  # ripple.ctranslate.Ct2Model
-    config: Any = None  # the transformers config
+    config: Any = None  # the transformers config (the model's own when there is a model)
+
+    def __post_init__(self):
+        if self.config is None and self.model is not None:
+            self.config = self.model.config
 
     @property
     def device(self):
@@ -242,7 +246,7 @@ def load_plain(name: str = DEFAULT_MODEL) -> LoadedModel:
     inference kernels swapped in. `load` is the one for generation."""
     spec = resolve(name)
     _quiet_transformers()
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if spec.kind == "hub":
         try:
@@ -252,22 +256,33 @@ def load_plain(name: str = DEFAULT_MODEL) -> LoadedModel:
             raise _hub_error(name, exc) from exc
         folder, ripple_json = spec.source, {}
     else:
-        path = embedded_folder(name) if spec.kind == "embedded" else Path(spec.source)
-        try:
-            config = AutoConfig.from_pretrained(path)
-            tokenizer = _tokenizer_for(path, config)
-            model = AutoModelForCausalLM.from_pretrained(path)
-        except Exception as exc:  # a folder's files can be broken in more ways than transformers names
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelError(f"{path}: cannot load the model ({reason[:160]})") from exc
-        info = path / "ripple.json"
-        ripple_json = json.loads(info.read_text()) if info.is_file() else {}
+        path = _local_folder(spec)
+        _, tokenizer, model, ripple_json = _open_folder(path, with_model=True)
         folder = str(path)
 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     parameters = sum(p.numel() for p in model.parameters())
-    return LoadedModel(spec, model, tokenizer, folder, ripple_json, "fp32", parameters, config=model.config)
+    return LoadedModel(spec, model, tokenizer, folder, ripple_json, "fp32", parameters)
+
+
+def _local_folder(spec: ModelSpec) -> Path:
+    return embedded_folder(spec.name) if spec.kind == "embedded" else Path(spec.source)
+
+
+def _open_folder(path: Path, with_model: bool) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """(config, tokenizer, model or None, ripple.json) of a Hugging Face folder."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(path)
+        tokenizer = _tokenizer_for(path, config)
+        model = AutoModelForCausalLM.from_pretrained(path) if with_model else None
+    except Exception as exc:  # a folder's files can be broken in more ways than transformers names
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"{path}: cannot load the model ({reason[:160]})") from exc
+    info = path / "ripple.json"
+    return config, tokenizer, model, json.loads(info.read_text()) if info.is_file() else {}
 
 
 BACKENDS = ("transformers", "ctranslate2")
@@ -327,8 +342,6 @@ def _load_ctranslate2(name: str, precision: str) -> LoadedModel:
 
     spec = resolve(name)
     _quiet_transformers()
-    from transformers import AutoConfig
-
     if spec.kind == "hub":
         from huggingface_hub import snapshot_download
 
@@ -337,17 +350,10 @@ def _load_ctranslate2(name: str, precision: str) -> LoadedModel:
         except Exception as exc:  # offline, unknown id, no cache: all end the same way for a person
             raise _hub_error(name, exc) from exc
     else:
-        path = embedded_folder(name) if spec.kind == "embedded" else Path(spec.source)
-    try:
-        config = AutoConfig.from_pretrained(path)
-        tokenizer = _tokenizer_for(path, config)
-    except Exception as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelError(f"{path}: cannot load the model ({reason[:160]})") from exc
+        path = _local_folder(spec)
+    config, tokenizer, _, ripple_json = _open_folder(path, with_model=False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    info = path / "ripple.json"
-    ripple_json = json.loads(info.read_text()) if info.is_file() else {}
     ct2 = ctranslate.load(path, tokenizer, precision, cache_root())
     return LoadedModel(spec, None, tokenizer, str(path), ripple_json, precision, _count_parameters(path),
                        "ctranslate2", ct2, config)
