@@ -88,7 +88,8 @@ def build_config(source: Path, out: Path, settings: Settings, flags: dict[str, A
     generate = GenerateConfig(
         state_file=Path("."), model=_pick(flags.get("model"), g.model, GenerateConfig.model),
         precision=_pick(flags.get("precision"), g.precision, "fp32"),
-        backend=_pick(flags.get("backend"), g.backend, GenerateConfig.backend), template=_pick(None, g.template, "auto"),
+        backend=_pick(flags.get("backend"), g.backend, GenerateConfig.backend),
+        template=_pick(None, g.template, "auto"),
         sampling=sampling, rank=RankConfig(weights=weights),
     )
     cfg = BatchConfig(
