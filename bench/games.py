@@ -8,12 +8,15 @@ against the minute of play, and how soon live commentary is heard after an event
    transformers, and the same light setting through CTranslate2 ("fast"). Model loading
    is timed apart: a person pays it once per process.
 2. live: `ripple live doom` for --live-seconds at the game's real speed, 2 candidates of
-   16 tokens on one thread, through transformers (the old default) and CTranslate2 (the
-   default) at int8: event to first audio, p50 and p95, and the pace the game kept.
+   16 tokens on one thread, through transformers (the old default) and CTranslate2 at
+   int8, each line waited for whole, and streamed (the default: a line's first clause
+   voiced while the rest is written): event to first audio, p50 and p95, and the pace
+   the game kept.
 
 Everything runs in this process on the embedded SmolLM2 (loaded once per backend and
 precision; CTranslate2's conversion is cached after the first run).
 Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live] [--setting fast]
+      [--live whole --live streamed]
 """
 
 from __future__ import annotations
@@ -43,11 +46,12 @@ SETTINGS = {  # --setting: (label, backend, precision, sampling, weights or None
               LIVE_WEIGHTS, "espeak-ng"),  # live's scorers: no relevance model
     "fast": ("fast (light through ctranslate2)", "ctranslate2", "int8", LIGHT, LIVE_WEIGHTS, "espeak-ng"),
 }
-LIVE = [  # (backend, precision, voice)
-    ("transformers", "int8", "espeak-ng"),  # the live default before ctranslate2
-    ("ctranslate2", "int8", "espeak-ng"),
-    ("ctranslate2", "int8", "auto"),  # the live default: piper
-]
+LIVE = {  # --live: (backend, precision, voice, stream)
+    "transformers": ("transformers", "int8", "espeak-ng", False),  # the live default before ctranslate2
+    "ct2-espeak": ("ctranslate2", "int8", "espeak-ng", False),
+    "whole": ("ctranslate2", "int8", "auto", False),  # piper, each line waited for whole
+    "streamed": ("ctranslate2", "int8", "auto", True),  # the live default: the first clause voiced early
+}
 
 
 def timed(fn):
@@ -79,19 +83,19 @@ def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int, se
     return rows
 
 
-def bench_live(out: Path, seconds: float, scenario: str, seed: int) -> list[dict]:
+def bench_live(out: Path, seconds: float, scenario: str, seed: int, settings: list[str]) -> list[dict]:
     rows, loaded = [], {}
-    for backend, precision, voice in LIVE:
+    for backend, precision, voice, stream in (LIVE[s] for s in settings):
         if (backend, precision) not in loaded:
             loaded[backend, precision] = models.load(DEFAULT_MODEL, precision, backend)
         lm = loaded[backend, precision]
         cfg = LiveConfig(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
-                                      run_id=f"live-{backend}-{precision}-{voice}"),
+                                      run_id=f"live-{backend}-{precision}-{voice}-{stream}"),
                          CommentatorConfig(model=DEFAULT_MODEL, precision=precision, backend=backend,
-                                           voice=VoiceConfig(backend=voice)))
+                                           voice=VoiceConfig(backend=voice), stream=stream))
         session = live(cfg, lm=lm)
         made = [s.written - s.picked for s in session.spoken]
-        rows.append({"setting": f"{backend}, {precision}, {voice}", "lines": len(session.spoken),
+        rows.append({"setting": f"{backend}, {precision}, {voice}, " + ("streamed" if stream else "whole lines"), "lines": len(session.spoken),
                      "events": session.latency.events, "p50_s": session.latency.p50_s,
                      "p95_s": session.latency.p95_s, "max_s": session.latency.max_s,
                      "generate_s": sorted(made)[len(made) // 2] if made else None,
@@ -109,7 +113,9 @@ def main() -> None:
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-record", action="store_true")
     parser.add_argument("--setting", action="append", choices=list(SETTINGS),
-                        help="record + narrate with only this setting (repeatable; default: both)")
+                        help="record + narrate with only this setting (repeatable; default: all)")
+    parser.add_argument("--live", action="append", choices=list(LIVE),
+                        help="live with only this setting (repeatable; default: all)")
     args = parser.parse_args()
     settings = [s for s in SETTINGS if s in (args.setting or SETTINGS)]
     load = os.getloadavg()[0]
@@ -126,10 +132,12 @@ def main() -> None:
             for r in rows:
                 print(f"  {r['setting']}: narrate stages " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stages"].items()))
         if not args.skip_live:
-            rows = bench_live(Path(tmp), args.live_seconds, args.scenario, args.seed)
+            rows = bench_live(Path(tmp), args.live_seconds, args.scenario, args.seed,
+                              [s for s in LIVE if s in (args.live or LIVE)])
             print(f"\nlive: {args.live_seconds:g} s of Doom at 35 tics/s, SmolLM2, 2 candidates x 16 tokens, "
                   f"one thread; event to first audio\n")
-            print("| setting | lines | events spoken | p50 s | p95 s | max s | generation median s | game frames/s "
+            print("| setting | lines | events spoken | p50 s | p95 s | max s | writing median s (streamed: to the "
+                  "first words) | game frames/s "
                   "| longest frame gap s | dropped |")
             print("|---|---|---|---|---|---|---|---|---|---|")
             for r in rows:

@@ -460,6 +460,9 @@ def live_doom(
     voice: Annotated[str, typer.Option(help="auto (piper, else espeak-ng), piper, espeak-ng.")] = "auto",
     stale_after: Annotated[float, typer.Option(help="Drop a moment this many seconds old when the commentator "
                                                     "gets to it.")] = 1.5,
+    stream: Annotated[bool, typer.Option(help="Voice a line's first clause while the rest is written (the first "
+                                              "candidate to finish one gets the line), or wait for whole "
+                                              "candidates and their ranking.")] = True,
     threads: Annotated[int, typer.Option(help="Torch threads for generation with --backend transformers "
                                               "(0: torch's choice); CTranslate2 uses one.")] = 1,
     out: OutOption = Path("outputs"),
@@ -483,7 +486,7 @@ def live_doom(
             sampling=replace(SamplingConfig(), candidates=candidates, max_new_tokens=max_new_tokens,
                              temperature=temperature, seed=seed),
             weights=parse_weights(weight or [], LIVE_WEIGHTS), voice=VoiceConfig(backend=voice),
-            stale_after_s=stale_after),
+            stale_after_s=stale_after, stream=stream),
         threads=threads,
     )
     check_live(cfg)  # refusals before the progress bar draws

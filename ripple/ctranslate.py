@@ -135,10 +135,11 @@ def load(source: Path, tokenizer, precision: str, cache: Path) -> Ct2Model:
 
 
 def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int], sampling, seed: int,
-           threads: int = THREADS) -> list[tuple[list[int], list[float]]]:
+           threads: int = THREADS, on_token=None) -> list[tuple[list[int], list[float]]]:
     """`sampling.candidates` continuations of `ids`: each one's token ids (ending with its
     stop token when it met one) and each token's log-probability under the model.
-    `line_ends`: the tokens that hold a newline."""
+    `line_ends`: the tokens that hold a newline. `on_token(index, tokens, done)` hears of
+    each token as it is decoded (generate.OnToken)."""
     import ctranslate2
 
     ct2: Ct2Model = lm.ct2
@@ -150,7 +151,10 @@ def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int]
     def step(result) -> bool:
         # The results come back sorted by score, not in hypothesis order, so each
         # candidate is read from its steps: token and log-probability together.
-        made[result.hypothesis_id].append((result.token_id, result.log_prob))
+        steps = made[result.hypothesis_id]
+        steps.append((result.token_id, result.log_prob))
+        if on_token is not None:
+            on_token(result.hypothesis_id, [t for t, _ in steps], result.is_last)
         return False  # never stop early: the end tokens do that
 
     ctranslate2.set_random_seed(seed)

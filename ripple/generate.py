@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,8 +17,15 @@ from typing import Any
 from ripple.config import SamplingConfig
 from ripple.prompting import QUOTE
 
+# Told of every token as it is written: (candidate index, its tokens so far, whether it has
+# ended), so a caller can act on a line before the whole batch is finished (live's first clause).
+OnToken = Callable[[int, list[int], bool], None]
+
 # A sentence ends at . ! ? or … (possibly repeated), optionally followed by closing marks.
 SENTENCE_END = re.compile(r"[.!?…]+[)\]'’]*(?=\s|$)")
+# A clause ends at a sentence end or , ; : — once the next word has begun (so "1,000" and
+# "3.5" are not cut).
+CLAUSE_END = re.compile(r"[,;:.!?…—]+[)\]'’]*(?=\s+\S)")
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,25 @@ def cut_line(raw: str, quoted: bool) -> tuple[str, bool]:
     if ends:
         return text[: ends[-1].end()], True
     return text, False
+
+
+def first_clause(raw: str, quoted: bool, done: bool, min_words: int, max_words: int) -> str | None:
+    """The first part of a line being written that can be spoken before the rest exists:
+    up to the first clause end with at least `min_words` words before it, or the first
+    `max_words` complete words when no clause has ended by then, or the whole line as
+    cut_line cuts it once it has ended (`done`, a line end or, when `quoted`, the closing
+    quote). None while the line is too short to say anything yet."""
+    text = raw.split("\n", 1)[0]
+    ended = done or "\n" in raw or (quoted and QUOTE in text)
+    if quoted:
+        text = text.split(QUOTE, 1)[0]
+    if ended:
+        return cut_line(raw, quoted)[0] or None
+    for match in CLAUSE_END.finditer(text):
+        if len(text[: match.end()].split()) >= min_words:
+            return " ".join(text[: match.end()].split())
+    complete = text.split()[:-1] if text and not text[-1].isspace() else text.split()  # the last may go on
+    return " ".join(complete[:max_words]) if len(complete) > max_words else None
 
 
 def context_length(config) -> int:
@@ -146,8 +173,10 @@ def pick_next(logits, seen, sampling: SamplingConfig):
     return index.gather(1, choice).squeeze(1)
 
 
-def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int) -> list[Candidate]:
+def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
+           on_token: OnToken | None = None) -> list[Candidate]:
     """`sampling.candidates` lines continuing `prompt`, reproducible for the same seed.
+    `on_token` hears of each token as it is written.
 
     All candidates decode as one batch over copies of the prompt's KV cache. A row leaves
     the batch (and the cache) as soon as it emits a stop token, so a batch of short lines
@@ -157,9 +186,10 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int) -> li
     import torch
 
     if lm.backend == "ctranslate2":
-        return _sample_ctranslate2(lm, prompt, sampling, seed)
+        return _sample_ctranslate2(lm, prompt, sampling, seed, on_token)
     tok, model, n = lm.tokenizer, lm.model, sampling.candidates
-    stops = torch.tensor(_stop_token_ids(tok, prompt.quoted), device=prompt.ids.device)
+    stop_set = set(_stop_token_ids(tok, prompt.quoted))
+    stops = torch.tensor(sorted(stop_set), device=prompt.ids.device)
     cache = prompt.expanded_cache(n)
     alive = torch.arange(n)  # which candidates are still being written, by original row
     made: list[list[int]] = [[] for _ in range(n)]
@@ -172,6 +202,8 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int) -> li
             chosen = pick_next(logits, seen, sampling)
             for row, token in zip(alive.tolist(), chosen.tolist()):
                 made[row].append(token)
+                if on_token is not None:
+                    on_token(row, made[row], token in stop_set or len(made[row]) == sampling.max_new_tokens)
             going = ~torch.isin(chosen, stops)
             if not going.any():
                 break
@@ -194,12 +226,13 @@ def reported_logprobs(candidates: list[Candidate]) -> dict[str, float]:
     return {c.text: c.mean_logprob for c in candidates if c.mean_logprob is not None}
 
 
-def _sample_ctranslate2(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int) -> list[Candidate]:
+def _sample_ctranslate2(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
+                        on_token: OnToken | None) -> list[Candidate]:
     from ripple import ctranslate
 
     stops = _stop_token_ids(lm.tokenizer, prompt.quoted)
     line_ends = frozenset(_stop_token_ids(lm.tokenizer, False))
-    made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed)
+    made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed, on_token=on_token)
     candidates = []
     for tokens, logprobs in made:
         raw = lm.tokenizer.decode(tokens, skip_special_tokens=True)

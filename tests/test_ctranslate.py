@@ -131,6 +131,18 @@ def test_commentary_through_ctranslate2_ranks_on_reported_coherence(ct2_lm, tiny
         assert sum(abs(a - reported[t]) for a, t in zip(fresh, texts)) / len(texts) < 1.0
 
 
+def test_each_token_is_heard_as_it_is_decoded(ct2_lm):
+    from ripple.generate import encode_prompt, sample
+
+    heard: dict[int, list[tuple[int, bool]]] = {}
+    prompt = encode_prompt(ct2_lm, 'The commentator says: "', room=10)
+    candidates = sample(ct2_lm, prompt, SamplingConfig(candidates=3, max_new_tokens=10), seed=2,
+                        on_token=lambda i, tokens, done: heard.setdefault(i, []).append((len(tokens), done)))
+    for index, candidate in enumerate(candidates):
+        n = candidate.new_tokens
+        assert heard[index] == [(k, k == n) for k in range(1, n + 1)]
+
+
 def test_an_unknown_backend_is_one_line_before_any_model_loads(tmp_path):
     done = run_cli("generate", str(EXAMPLES / "doom.yaml"), "--backend", "onnx", "--out", str(tmp_path))
     assert done.returncode == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ripple.config import SamplingConfig
-from ripple.generate import cut_line, encode_prompt, ends_sentence, sample
+from ripple.generate import cut_line, encode_prompt, ends_sentence, first_clause, sample
 
 PROMPT = 'Game: Doom.\nEvents: the player kills an Imp.\nCommentator: "'
 
@@ -19,6 +19,42 @@ def test_cut_line_at_the_closing_quote_and_sentence_end():
     assert cut_line('Wait for it... boom" x', quoted=True) == ("Wait for it...", True)
     assert cut_line("it's Doom's", quoted=True) == ("it's Doom's", False)
     assert ends_sentence("Boom!") and ends_sentence("Really?!") and not ends_sentence("Mr")
+
+
+def test_first_clause_is_said_once_the_next_word_has_begun():
+    clause = lambda raw, done=False: first_clause(raw, quoted=True, done=done, min_words=3, max_words=6)  # noqa: E731
+    assert clause("What a shot,") is None  # the comma may belong to a number: wait for the next word
+    assert clause("What a shot, he") == "What a shot,"
+    assert clause("Wow, look at that, he") == "Wow, look at that,"  # "Wow," alone is too short
+    assert clause("Down he goes! And") == "Down he goes!"
+    assert clause("1,000 kills and 3.5 seconds") is None  # not clause ends
+    assert clause("He takes the corridor and blasts every") is None  # 5 words, the last may go on
+    assert clause("He takes the corridor and blasts every zombie in") == "He takes the corridor and blasts"
+    assert clause('Go go go" and') == "Go go go"  # an ended line is said whole however short
+    assert clause("Wow. Look at", done=True) == "Wow."  # as cut_line cuts it
+    assert clause("Line one\nLine two") == "Line one"
+    assert clause("") is None and clause("   ", done=True) is None
+
+
+def test_each_token_is_heard_as_it_is_written(tiny_lm):
+    """on_token sees every candidate grow one token at a time, told when it has ended."""
+    sampling = SamplingConfig(candidates=3, max_new_tokens=10)
+    heard: dict[int, list[list[int]]] = {}
+    ended: dict[int, list[bool]] = {}
+
+    def on_token(index, tokens, done):
+        heard.setdefault(index, []).append(list(tokens))
+        ended.setdefault(index, []).append(done)
+
+    prompt = encode_prompt(tiny_lm, 'The commentator says: "', room=10)
+    candidates = sample(tiny_lm, prompt, sampling, seed=1, on_token=on_token)
+    assert sorted(heard) == [0, 1, 2]
+    for index, candidate in enumerate(candidates):
+        steps = heard[index]
+        assert [len(s) for s in steps] == list(range(1, candidate.new_tokens + 1))
+        assert all(later[: len(earlier)] == earlier for earlier, later in zip(steps, steps[1:]))
+        assert tiny_lm.tokenizer.decode(steps[-1], skip_special_tokens=True) == candidate.raw
+        assert ended[index] == [False] * (candidate.new_tokens - 1) + [True]
 
 
 def test_n_candidates_in_one_call(tiny_lm):

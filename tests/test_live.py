@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import wave
+from dataclasses import replace
 
 import pytest
 
@@ -28,10 +29,11 @@ def session(tiny_lm, tmp_path_factory):
     out = tmp_path_factory.mktemp("live")
     cfg = LiveConfig(
         record=RecordConfig("doom", "deadly_corridor", seconds=LIVE_SECONDS, seed=1, out_dir=out, run_id="l"),
-        # far more work per line than the live default: a line takes long enough to make that
-        # a game loop waiting for it would show a gap well beyond this machine's jitter
+        # far more work per line than the live default, each line waited for whole: a line
+        # takes long enough to make that a game loop waiting for it would show a gap well
+        # beyond this machine's jitter (streaming is checked on its own below)
         commentator=CommentatorConfig(model=tiny_lm.spec.name, sampling=SamplingConfig(candidates=16, max_new_tokens=48),
-                                      voice=VoiceConfig(backend="espeak-ng")),
+                                      voice=VoiceConfig(backend="espeak-ng"), stream=False),
         threads=1,  # the live default (live() puts torch's own count back afterwards)
     )
     return live(cfg, lm=tiny_lm)
@@ -136,3 +138,54 @@ def test_an_event_cuts_a_quiet_line_short_and_a_quiet_moment_waits(tiny_lm, tmp_
     samples = load_audio(track, rate=MIX_RATE)
     assert abs(samples[: int(stop * MIX_RATE)]).max() > 0.01  # the line is heard up to the cut
     assert abs(samples[int(stop * MIX_RATE) + 1 :]).max() == 0.0  # and not after it
+
+
+def test_the_first_clause_is_voiced_while_the_rest_is_written(tiny_lm, tmp_path):
+    """Fed one token at a time, FirstWords voices the first clause a candidate finishes,
+    passing over one that echoes a line already said."""
+    from ripple.games.commentator import FirstWords
+    from ripple.models import cache_root
+    from ripple.rank import RankContext
+    from ripple.speech.audio import load_audio
+
+    tok = tiny_lm.tokenizer
+    said = "What a shot, he did it again"
+    context = RankContext(moment=moment(1.0), prompt='The commentator says: "', previous=[said])
+    first = FirstWords(tok, True, context, VoiceConfig(backend="espeak-ng"), cache_root())
+    echo, fresh = (tok(text)["input_ids"] for text in ("What a shot, he scores", "Into the corridor, guns blazing"))
+    for k in range(1, max(len(echo), len(fresh)) + 1):  # the two written side by side, as a batch is
+        first(0, echo[:k], k == len(echo))
+        first(1, fresh[:k], k == len(fresh))
+        if first.clip is not None:
+            break
+    assert first.refused == {0}  # "What a shot," echoes the line already said
+    assert (first.index, first.text) == (1, "Into the corridor,")
+    assert k == len(tok("Into the corridor, guns")["input_ids"])  # voiced as soon as "guns" began
+    assert first.written <= first.ready
+    assert abs(load_audio(first.clip)).max() > 0.01  # real speech
+
+
+def test_a_streamed_line_is_its_first_words_then_the_rest(tiny_lm):
+    """Through the worker on a tiny model: the line heard is the first words voiced early
+    followed by the rest of that candidate, in one clip that begins with the early one."""
+    from ripple.config import SamplingConfig
+    from ripple.games.commentator import clip_seconds
+    from ripple.models import cache_root
+    from ripple.voice import synthesise
+
+    voice = VoiceConfig(backend="espeak-ng")
+    c = Commentator(tiny_lm, CommentatorConfig(model=tiny_lm.spec.name, sampling=SamplingConfig(candidates=2, max_new_tokens=16),
+                                               weights={"loops": 1.0, "length": 1.0}, voice=voice))
+    c._comment(Offer(moment(1.0, events=True, intensity=0.5), time.monotonic()))
+    line = c.spoken[0]
+    assert line.first and line.text.startswith(line.first)  # random words: the first six go early
+    assert line.text in [t for t, _ in line.candidates] or line.text == line.first
+    early = synthesise(line.first, replace(voice, excitement=0.5), cache_root())
+    with wave.open(str(early), "rb") as a, wave.open(str(line.clip), "rb") as whole:
+        head = whole.readframes(a.getnframes())
+        assert head == a.readframes(a.getnframes())  # the clip opens with what was voiced first
+    rest = line.text[len(line.first):].strip()
+    if rest:  # then, after any wait for it, the rest
+        later = synthesise(rest, replace(voice, excitement=0.5), cache_root())
+        assert clip_seconds(line.clip) >= clip_seconds(early) + clip_seconds(later) - 1e-3
+    assert line.start == line.ready and line.end == pytest.approx(line.start + clip_seconds(line.clip))

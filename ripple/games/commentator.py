@@ -14,7 +14,11 @@ session's timeline where it would have been heard: when its audio was ready, or 
 line before it ended, whichever is later; an event bigger than the line being spoken (any
 event, over a line about a quiet moment) does not wait: the worker takes it at once and
 its line cuts the one being spoken short, as a commentator breaks off mid-sentence.
-Latency is counted from the frame an event was played in to that first audio.
+With `stream` (the default) a line is not waited for whole: the first candidate to finish
+a clause of a few words (and not echo a line already said) is voiced while the model is
+still writing, and becomes the line; its rest follows that clause when it is written,
+after as much silence as writing it took beyond the clause. Latency is counted from the
+frame an event was played in to that first audio.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ LIVE_SAMPLING = SamplingConfig(candidates=2, max_new_tokens=16)  # latency first
 LIVE_WEIGHTS = {"coherence": 1.0, "relevance": 0.0, "loops": 1.0, "length": 0.5}  # relevance loads a second model
 FIRST_LEAD_S = 0.5  # before any line was timed: how early to start making the next one
 QUIET = -1.0  # the intensity a line about an uneventful moment counts as: any event may cut in
+FIRST_WORDS = (3, 6)  # streaming: a clause of at least 3 words, or the first 6 words when none ends sooner
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class CommentatorConfig:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     stale_after_s: float = STALE_AFTER_S
     queue_size: int = QUEUE_SIZE
+    stream: bool = True  # voice a line's first clause while the rest is written
 
 
 @dataclass
@@ -73,6 +79,7 @@ class Spoken:
     end: float  # when the clip ends, or when a bigger moment's line cut it off
     clip: Path
     cut: bool = False  # a line about a bigger moment cut in before this one had finished
+    first: str = ""  # streamed: the words voiced while the rest of the line was being written
 
     @property
     def latency(self) -> float:
@@ -182,7 +189,7 @@ class Commentator(threading.Thread):
         from ripple.generate import encode_prompt, reported_logprobs, sample
         from ripple.prompting import find_template, render, to_prompt
         from ripple.rank import RankContext, rank
-        from ripple.voice import synthesise
+        from ripple.voice import join_clips, synthesise
 
         picked = time.monotonic()
         moment, lm = offer.moment, self.lm
@@ -195,28 +202,76 @@ class Commentator(threading.Thread):
         chat = lm.ripple_json.get("prompt_style") != "transcript"  # as generate_commentary decides
         prompt = to_prompt(turns, lm.tokenizer if chat else None)
         self._encoded = encode_prompt(lm, prompt, room=self.cfg.sampling.max_new_tokens, reuse=self._encoded)
-        candidates = sample(lm, self._encoded, self.cfg.sampling, seed=self.seed + self._made)
+        context = RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=lm, encoded=self._encoded)
+        voice = replace(self.cfg.voice, excitement=moment.intensity or 0.0)
+        first = FirstWords(lm.tokenizer, self._encoded.quoted, context, voice, self.cache) if self.cfg.stream else None
+        candidates = sample(lm, self._encoded, self.cfg.sampling, seed=self.seed + self._made, on_token=first)
         self._made += 1
-        context = RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=lm, encoded=self._encoded,
-                              logprobs=reported_logprobs(candidates))
+        context = replace(context, logprobs=reported_logprobs(candidates))
         ranked = rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
-        text = next((r.text for r in ranked if r.text.strip()), "")
-        written = time.monotonic()
-        if not text:
-            self.drops.no_line += 1
-            return
-        clip = synthesise(text, replace(self.cfg.voice, excitement=moment.intensity or 0.0), self.cache)
-        ready = time.monotonic()
+        if first is not None and first.clip is not None:  # already being heard: its candidate is the line
+            line = candidates[first.index].text
+            text, written, ready, clip = first.text, first.written, first.ready, first.clip
+        else:
+            text = next((r.text for r in ranked if r.text.strip()), "")
+            written = time.monotonic()
+            if not text:
+                self.drops.no_line += 1
+                return
+            line, clip = text, synthesise(text, voice, self.cache)
+            ready = time.monotonic()
         start = ready if self._cutting else max(ready, self._busy_until)
         if self.spoken and self.spoken[-1].end > start:  # as a commentator stops mid-sentence
             self.spoken[-1].end, self.spoken[-1].cut = start, True
+        rest = line[len(text):].strip() if line.startswith(text) else ""
+        if rest:  # heard after the first words, or after the silence while it was written
+            rest_clip = synthesise(rest, voice, self.cache)
+            gap = max(0.0, time.monotonic() - (start + clip_seconds(clip)))
+            clip, text = join_clips(clip, gap, rest_clip, self.cache), f"{text} {rest}"
         end = start + clip_seconds(clip)
         self._busy_until = end
         self._speaking = (moment.intensity or 0.0) if moment.events else QUIET
         self._took.append(ready - picked)
         self._said.append(text)
         self.spoken.append(Spoken(moment, text, template.name, [(r.text, round(r.total, 4)) for r in ranked],
-                                  offer.shown, picked, written, ready, start, end, clip))
+                                  offer.shown, picked, written, ready, start, end, clip,
+                                  first=first.text if first is not None and first.clip is not None else ""))
+
+
+class FirstWords:
+    """generate.OnToken: voices the first clause any candidate finishes, unless the loops
+    scorer marks it as an echo of a line already said (that candidate is then left to the
+    ranking)."""
+
+    ECHO_LIMIT = 0.5  # a loops score below this refuses the clause
+
+    def __init__(self, tokenizer, quoted: bool, context, voice: VoiceConfig, cache: Path):
+        from ripple.rank.loops import Loops
+
+        self.tokenizer, self.quoted, self.context, self.voice, self.cache = tokenizer, quoted, context, voice, cache
+        self.loops = Loops()
+        self.refused: set[int] = set()  # candidates whose first clause was an echo
+        self.index: int | None = None
+        self.text = ""
+        self.clip: Path | None = None
+        self.written = self.ready = 0.0  # when the clause was written, when its audio was ready
+
+    def __call__(self, index: int, tokens: list[int], done: bool) -> None:
+        from ripple.generate import first_clause
+        from ripple.voice import synthesise
+
+        if self.clip is not None or index in self.refused:
+            return
+        raw = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        words = first_clause(raw, self.quoted, done, *FIRST_WORDS)
+        if not words:
+            return
+        if self.loops.score(self.context, [words])[0].value < self.ECHO_LIMIT:
+            self.refused.add(index)
+            return
+        self.index, self.text, self.written = index, words, time.monotonic()
+        self.clip = synthesise(words, self.voice, self.cache)  # the model waits: the voice goes first
+        self.ready = time.monotonic()
 
 
 def clip_seconds(path: Path) -> float:

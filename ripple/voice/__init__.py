@@ -61,6 +61,30 @@ def synthesise(text: str, cfg: VoiceConfig, cache: Path) -> Path:
     return path
 
 
+def join_clips(first: Path, gap_s: float, rest: Path, cache: Path) -> Path:
+    """One clip: `first`, `gap_s` of silence, then `rest` (two parts of a line in one voice,
+    so in one format)."""
+    import io
+    import wave
+
+    with wave.open(str(first), "rb") as a, wave.open(str(rest), "rb") as b:
+        shape = (a.getnchannels(), a.getsampwidth(), a.getframerate())
+        if (b.getnchannels(), b.getsampwidth(), b.getframerate()) != shape:
+            raise ModelError(f"{first} and {rest}: clips of one line came out in different formats")
+        silence = bytes(round(gap_s * shape[2]) * shape[0] * shape[1])
+        frames = a.readframes(a.getnframes()) + silence + b.readframes(b.getnframes())
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(shape[0])
+        out.setsampwidth(shape[1])
+        out.setframerate(shape[2])
+        out.writeframes(frames)
+    key = hashlib.sha256(f"{first.name} {gap_s:.3f} {rest.name}".encode()).hexdigest()[:24]
+    path = cache / "voice" / f"{key}.wav"
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
 from ripple.voice.espeak import speak_espeak  # noqa: E402
 from ripple.voice.piper import speak_piper  # noqa: E402
 
