@@ -79,6 +79,7 @@ def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int, se
         total = record_s + narrate_s
         rows.append({"setting": name, "record_s": record_s, "narrate_s": narrate_s, "total_s": total,
                      "load_s": load_s, "x_real_time": total / seconds, "moments": len(result.moments),
+                     "written": sum(not r.unwritten for r in result.commentary.results),
                      "lines": len(result.lines), "stages": result.seconds})
     return rows
 
@@ -124,11 +125,11 @@ def main() -> None:
             rows = bench_record_narrate(Path(tmp), args.seconds, args.scenario, args.seed, settings)
             print(f"\nrecord + narrate {args.seconds:g} s of Doom ({args.scenario}), wall seconds "
                   f"(load average {load:.1f} on {os.cpu_count()} cores at the start)\n")
-            print("| setting | record | narrate | total | x real time | model load (once) | moments | lines |")
-            print("|---|---|---|---|---|---|---|---|")
+            print("| setting | record | narrate | total | x real time | model load (once) | moments | written | lines |")
+            print("|---|---|---|---|---|---|---|---|---|")
             for r in rows:
                 print(f"| {r['setting']} | {r['record_s']:.1f} | {r['narrate_s']:.1f} | {r['total_s']:.1f} | "
-                      f"{r['x_real_time']:.2f} | {r['load_s']:.1f} | {r['moments']} | {r['lines']} |")
+                      f"{r['x_real_time']:.2f} | {r['load_s']:.1f} | {r['moments']} | {r['written']} | {r['lines']} |")
             for r in rows:
                 print(f"  {r['setting']}: narrate stages " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stages"].items()))
         if not args.skip_live:

@@ -1,7 +1,9 @@
 """`ripple generate` as a library call: moments in, ranked candidates and chosen lines out.
 
 For each moment in order: render its template (with the lines already said), sample N
-candidates in one batched call, rank them, and take the best as the moment's line.
+candidates in one batched call, rank them, and take the best as the moment's line. A
+`Writer` does one moment at a time, so that `narrate` can ask only for the moments whose
+line could still be heard.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ class MomentResult:
     candidates: list[Candidate]  # in the order the model produced them
     ranked: list[Ranked]  # best first
     seconds: float  # generation and ranking time
+    unwritten: str = ""  # why no candidates were written for it (narrate: no room left to hear a line)
+
+    @classmethod
+    def not_written(cls, moment: Moment, template, reason: str) -> MomentResult:
+        return cls(moment, template.name, str(template.path), [], "", [], [], 0.0, reason)
 
     @property
     def line(self) -> str:
@@ -49,6 +56,7 @@ class MomentResult:
             "prompt": self.prompt,
             "line": self.line,
             "seconds": round(self.seconds, 3),
+            **({"unwritten": self.unwritten} if self.unwritten else {}),
             "candidates": [
                 {
                     "rank": position + 1,
@@ -113,41 +121,59 @@ def check_config(cfg: GenerateConfig) -> None:
         raise InputError(str(cfg.out_dir / cfg.run_id), "a run with this id exists already; choose another --run-id")
 
 
+class Writer:
+    """Writes one moment's candidates at a time with a loaded model and the run's scorers."""
+
+    def __init__(self, cfg: GenerateConfig, lm):
+        self.cfg, self.lm = cfg, lm
+        self.scorers = build_scorers(cfg.rank)
+        # A model Ripple fine-tuned learnt transcript lines, whatever chat template it kept.
+        self.chat = lm.ripple_json.get("prompt_style") != "transcript"
+        self.encoded = None  # the last prompt, whose cache the next one reuses where they agree
+
+    def write(self, index: int, moment: Moment, template, said: list[str]) -> MomentResult:
+        """Moment `index`'s ranked candidates; `said`: the lines heard before it, in order."""
+        cfg, lm = self.cfg, self.lm
+        started = time.perf_counter()
+        turns = render(template, moment, said)
+        prompt = to_prompt(turns, lm.tokenizer if self.chat else None)
+        self.encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=self.encoded)
+        candidates = sample(lm, self.encoded, cfg.sampling, seed=cfg.sampling.seed + index)
+        ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=self.encoded,
+                          logprobs=reported_logprobs(candidates))
+        ranked = rank([c.text for c in candidates], ctx, self.scorers, cfg.rank.weights)
+        return MomentResult(moment, template.name, str(template.path), turns, prompt, candidates, ranked,
+                            time.perf_counter() - started)
+
+
+def prepare(cfg: GenerateConfig, moments: list[Moment], progress: Progress, lm=None):
+    """Each moment's template (a template mistake fails before any model loads), then the
+    model when the caller has none: (templates, lm)."""
+    from ripple import models
+
+    templates = [find_template(cfg.template, m) for m in moments]
+    if lm is None:
+        progress(f"loading {cfg.model}", 0, len(moments))
+        lm = models.load(cfg.model, cfg.precision, cfg.backend)
+    return templates, lm
+
+
 def generate_commentary(
     cfg: GenerateConfig, progress: Progress | None = None, lm=None, moments: list[Moment] | None = None
 ) -> CommentaryRun:
-    """Comment on every moment of `cfg.state_file`, or on `moments` when a caller (narrate)
-    found them elsewhere. `lm` lets a caller reuse a loaded model."""
-    from ripple import models
-
+    """Comment on every moment of `cfg.state_file`, or on `moments` when a caller found them
+    elsewhere. `lm` lets a caller reuse a loaded model."""
     progress = progress or (lambda what, done, total: None)
     check_config(cfg)
     if moments is None:
         moments = load_moments(cfg.state_file)
-    templates = [find_template(cfg.template, m) for m in moments]  # fail before loading models
-    if lm is None:
-        progress(f"loading {cfg.model}", 0, len(moments))
-        lm = models.load(cfg.model, cfg.precision, cfg.backend)
-    scorers = build_scorers(cfg.rank)
+    templates, lm = prepare(cfg, moments, progress, lm)
+    writer = Writer(cfg, lm)
     run = CommentaryRun(config=cfg, model=lm.describe())
     said: list[str] = []
-    encoded = None  # the last prompt, whose cache the next one reuses where they agree
     for i, (moment, template) in enumerate(zip(moments, templates)):
         progress(f"moment {i + 1}/{len(moments)}: {template.name}", i, len(moments))
-        started = time.perf_counter()
-        turns = render(template, moment, said)
-        # A model Ripple fine-tuned learnt transcript lines, whatever chat template it kept.
-        chat = lm.ripple_json.get("prompt_style") != "transcript"
-        prompt = to_prompt(turns, lm.tokenizer if chat else None)
-        encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=encoded)
-        candidates = sample(lm, encoded, cfg.sampling, seed=cfg.sampling.seed + i)
-        ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=encoded,
-                          logprobs=reported_logprobs(candidates))
-        ranked = rank([c.text for c in candidates], ctx, scorers, cfg.rank.weights)
-        result = MomentResult(
-            moment, template.name, str(template.path), turns, prompt, candidates, ranked,
-            time.perf_counter() - started,
-        )
+        result = writer.write(i, moment, template, said)
         run.results.append(result)
         if result.line:
             said.append(result.line)

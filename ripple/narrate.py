@@ -2,7 +2,8 @@
 
 probe the file → keyframes (cuts, intervals, on-screen text, an optional caption model)
 and loudness peaks → merged with the person's captions and game states into moments →
-candidates generated and ranked per moment → lines scheduled on the timeline → spoken →
+lines scheduled on the timeline, the most important moments first, each moment's candidates
+generated and ranked only when a line could still be heard there → spoken →
 mixed over the ducked game audio → an MP4 with .srt/.vtt sidecars, commentary.json, a
 contact sheet and a timeline picture, all in one run folder written atomically.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ripple.atomic import atomic_dir
-from ripple.commentary import CommentaryRun, Progress, check_config, generate_commentary
+from ripple.commentary import CommentaryRun, MomentResult, Progress, Writer, check_config, prepare
 from ripple.config import GenerateConfig
 from ripple.errors import InputError
 from ripple.schedule import Dropped, Line, Option, ScheduleConfig, schedule
@@ -166,29 +167,37 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
     moments = build_moments(game, frames, found_peaks, captions, states, cfg.merge_window_s, info.duration)
     seconds["moments"] = time.perf_counter() - started
 
-    t = time.perf_counter()
-    commentary = generate_commentary(cfg.generate, progress, lm=lm, moments=moments)
-    seconds["generate"] = time.perf_counter() - t
-
-    t = time.perf_counter()
+    templates, lm = prepare(cfg.generate, moments, progress, lm)
+    writer = Writer(cfg.generate, lm)
+    results: dict[int, MomentResult] = {}
     clips: dict[tuple[int, str], Path] = {}
+    seconds["generate"] = seconds["voice"] = 0.0
 
-    def voice_for(index: int) -> VoiceConfig:
-        return replace(cfg.voice, excitement=moments[index].intensity or 0.0)
+    def write(index: int, placed: list[Line]) -> list[tuple[str, float]]:
+        # Only moments whose line could still be heard get here, the most important first;
+        # the lines heard before this one are those placed for earlier moments.
+        progress(f"moment {index + 1}/{len(moments)}: {templates[index].name}", len(results), len(moments))
+        t = time.perf_counter()
+        said = [l.text for l in sorted(placed, key=lambda l: l.start) if l.moment < index]
+        results[index] = writer.write(index, moments[index], templates[index], said)
+        seconds["generate"] += time.perf_counter() - t
+        return [(c.text, c.total) for c in results[index].ranked]
 
     def spoken_seconds(index: int, text: str) -> float:
         if (index, text) not in clips:
-            clips[index, text] = synthesise(text, voice_for(index), cache_root())
+            t = time.perf_counter()
+            clips[index, text] = synthesise(text, replace(cfg.voice, excitement=moments[index].intensity or 0.0),
+                                            cache_root())
+            seconds["voice"] += time.perf_counter() - t
         return wav_seconds(clips[index, text])
 
-    progress("scheduling and voicing lines", 0, 1)
-    options = [
-        Option(i, r.moment.time or 0.0, r.moment.intensity or 0.0, [(c.text, c.total) for c in r.ranked])
-        for i, r in enumerate(commentary.results)
-    ]
-    lines, dropped = schedule(options, info.duration, spoken_seconds, cfg.schedule)
+    options = [Option(i, m.time or 0.0, m.intensity or 0.0, []) for i, m in enumerate(moments)]
+    lines, dropped = schedule(options, info.duration, spoken_seconds, cfg.schedule, write=write)
+    reasons = {d.moment: d.reason for d in dropped}
+    commentary = CommentaryRun(config=cfg.generate, model=lm.describe(), results=[
+        results.get(i) or MomentResult.not_written(m, templates[i], reasons[i]) for i, m in enumerate(moments)])
+    progress("done", len(moments), len(moments))
     chosen = {l.moment: clips[l.moment, l.text] for l in lines}
-    seconds["voice"] = time.perf_counter() - t
 
     result = Narration(cfg, info, frames, moments, commentary, lines, dropped, chosen, seconds=seconds)
     _write(result, levels, WINDOW_S, progress)

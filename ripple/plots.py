@@ -31,12 +31,20 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
     a scorer's weighted share of the total."""
     plt = _pyplot()
 
-    results = run.results[:MAX_MOMENTS_DRAWN]
+    # moments narrate left unwritten (no room to hear a line) have no bars
+    results = [(i, r) for i, r in enumerate(run.results, start=1) if not r.unwritten][:MAX_MOMENTS_DRAWN]
     weights = run.config.rank.weights
-    heights = [0.6 + 0.32 * len(r.ranked) for r in results]
+    if not results:
+        fig, ax = plt.subplots(figsize=(11, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no moment had candidates written", ha="center", va="center")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+    heights = [0.6 + 0.32 * len(r.ranked) for _, r in results]
     fig, axes = plt.subplots(len(results), 1, figsize=(11, sum(heights) + 0.6), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
-    for ax, (i, result) in zip(axes[:, 0], enumerate(results, start=1)):
+    for ax, (i, result) in zip(axes[:, 0], results):
         names = list(result.ranked[0].scores) if result.ranked else []
         total_weight = sum(weights[n] for n in names) or 1.0
         rows = list(reversed(result.ranked))  # best at the top

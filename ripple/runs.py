@@ -45,6 +45,9 @@ def to_markdown(run: CommentaryRun) -> str:
             lines.append("Events: " + "; ".join(e.text for e in m.events))
         if m.numbers:
             lines.append("Numbers: " + ", ".join(f"{k} {v:g}" for k, v in m.numbers.items()))
+        if result.unwritten:
+            lines += ["", f"> *not written: {result.unwritten}*", ""]
+            continue
         lines += ["", f"> **{result.line or '(no usable line)'}**", ""]
         names = list(result.ranked[0].scores) if result.ranked else []
         lines.append("| # | total | " + " | ".join(names) + " | candidate |")

@@ -5,12 +5,17 @@ The most important moments are placed first. A line starts a little after its mo
 another, keeps `min_gap_s` of quiet either side and ends before the video does. When a
 moment's best candidate does not fit, a shorter one from its ranking may (up to
 `alternatives`); when none does, the moment stays silent and the reason is recorded.
+
+Given `write`, a moment's candidates are asked for only when they are needed: in the same
+order of importance, and only when a line of `shortest_s` could still fit beside the lines
+already placed. The others are never written (narrate: a third of the moments of a busy
+minute of Doom, and their share of the generation time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 WORDS_PER_SECOND = 2.75  # an average commentator, and espeak-ng's default rate
 
@@ -21,6 +26,7 @@ class ScheduleConfig:
     lead_s: float = 0.2  # a line starts this long after its moment: the viewer sees it first
     max_delay_s: float = 2.0  # how late a line may start and still be about its moment
     alternatives: int = 3  # ranked candidates tried per moment before it is dropped
+    shortest_s: float = 1.2  # no line is shorter: a moment with less room is not written (with `write`)
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,22 @@ def schedule(
     duration: float,
     seconds: Callable[[int, str], float],
     cfg: ScheduleConfig = ScheduleConfig(),
+    write: Callable[[int, list[Line]], list[tuple[str, float]]] | None = None,
 ) -> tuple[list[Line], list[Dropped]]:
     """Place lines; `seconds(moment, text)` is a line's spoken length. Returns the lines in
-    time order and the moments left silent."""
+    time order and the moments left silent. `write(moment, placed)`, when given, supplies a
+    moment's candidates (the options then carry none) once it is sure to be tried, with the
+    lines placed so far."""
     placed: list[Line] = []
     dropped: list[Dropped] = []
     for option in sorted(options, key=lambda o: (-o.importance, o.time)):
+        if write is not None:
+            start, blocker = _first_free(placed, option.time + cfg.lead_s, option.time + cfg.max_delay_s,
+                                         cfg.shortest_s, duration, cfg.min_gap_s)
+            if start is None:
+                dropped.append(Dropped(option.moment, option.time, f"{_why(blocker)}; not written"))
+                continue
+            option = replace(option, candidates=write(option.moment, list(placed)))
         tried = [(i, text) for i, (text, _) in enumerate(option.candidates) if text.strip()][: cfg.alternatives]
         if not tried:
             dropped.append(Dropped(option.moment, option.time, "no usable candidate"))
@@ -80,13 +96,18 @@ def schedule(
                 line = Line(option.moment, text, round(start, 3), round(start + length, 3), rank + 1, option.importance)
                 break
         if line is None:
-            reason = (f"crowded out by the line at {blocker.start:.1f}s (moment {blocker.moment + 1}, "
-                      f"importance {blocker.importance:.2f})" if blocker else "too long to finish before the video ends")
-            dropped.append(Dropped(option.moment, option.time, reason))
+            dropped.append(Dropped(option.moment, option.time, _why(blocker)))
             continue
         placed.append(line)
         placed.sort(key=lambda l: l.start)
     return placed, sorted(dropped, key=lambda d: d.time)
+
+
+def _why(blocker: Line | None) -> str:
+    if blocker is None:
+        return "too long to finish before the video ends"
+    return (f"crowded out by the line at {blocker.start:.1f}s (moment {blocker.moment + 1}, "
+            f"importance {blocker.importance:.2f})")
 
 
 def _first_free(placed: list[Line], earliest: float, latest: float, length: float, duration: float, gap: float):

@@ -141,6 +141,15 @@ def test_lines_are_scheduled_without_overlap(narrated):
         assert line["text"] in [c["text"] for c in data["moments"][line["moment"]]["candidates"]]
     spoken = {l["moment"] for l in lines} | {d["moment"] for d in data["narrate"]["dropped"]}
     assert spoken == set(times)  # every moment is either heard or has a reason for its silence
+    # A moment with no room left for a line was never written, and says so.
+    reasons = {d["moment"]: d["reason"] for d in data["narrate"]["dropped"]}
+    assert any("unwritten" in m for m in data["moments"])  # the last, too near the end for any line
+    for m in data["moments"]:
+        if "unwritten" in m:
+            assert m["candidates"] == [] and m["line"] == "" and reasons[m["index"]].endswith("not written")
+            assert m["unwritten"] == reasons[m["index"]]
+        else:
+            assert len(m["candidates"]) == 3
 
 
 def test_subtitles_match_the_lines(narrated):

@@ -33,6 +33,32 @@ def test_the_more_important_moment_keeps_its_line():
     assert dropped[0].moment == 0 and "moment 2" in dropped[0].reason and "0.90" in dropped[0].reason
 
 
+def test_only_moments_that_could_be_heard_are_written():
+    """With `write`, candidates are asked for in order of importance, each with the lines
+    placed so far, and never for a moment no line could fit beside them; the lines are the
+    ones the schedule makes from every moment's candidates given up front."""
+    times = [0.0, 1.0, 2.0, 3.5, 5.0, 5.5, 9.0]
+    importance = [0.9, 0.3, 0.5, 0.95, 0.2, 0.4, 0.6]
+    texts = {i: [("one two three", 1.0), ("one two", 0.5)] for i in range(len(times))}
+    eager = [Option(i, t, importance[i], texts[i]) for i, t in enumerate(times)]
+    asked: list[tuple[int, list[int]]] = []
+
+    def write(moment, placed):
+        asked.append((moment, [l.moment for l in placed]))
+        return texts[moment]
+
+    lazy = [Option(i, t, importance[i], []) for i, t in enumerate(times)]
+    cfg = ScheduleConfig(min_gap_s=0.5, lead_s=0.2, max_delay_s=2.0, alternatives=3, shortest_s=1.0)
+    lines, dropped = schedule(lazy, 30.0, by_words, cfg, write=write)
+    assert lines == schedule(eager, 30.0, by_words, cfg)[0]
+    order = [m for m, _ in asked]
+    assert order == sorted(order, key=lambda m: -importance[m])  # the most important first
+    assert asked[1] == (0, [3])  # each told of the lines placed before it was asked
+    unwritten = [d for d in dropped if d.reason.endswith("not written")]
+    assert unwritten and {d.moment for d in unwritten}.isdisjoint(order)
+    assert {l.moment for l in lines} | {d.moment for d in dropped} == set(range(len(times)))
+
+
 def test_a_shorter_candidate_fills_a_tight_spot():
     first = Option(0, 0.0, 0.9, [("one two three", 1.0)])  # 0.2 .. 3.2
     second = Option(1, 3.0, 0.5, [("a long line of eight words right here", 0.9), ("short one", 0.8)])
