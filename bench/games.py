@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--setting", action="append", choices=list(SETTINGS),
                         help="record + narrate with only this setting (repeatable; default: all)")
     parser.add_argument("--live", action="append", choices=list(LIVE),
-                        help="live with only this setting (repeatable; default: all)")
+                        help="live with only this setting (repeatable, run in the order given; default: all)")
     args = parser.parse_args()
     settings = [s for s in SETTINGS if s in (args.setting or SETTINGS)]
     load = os.getloadavg()[0]
@@ -134,7 +134,7 @@ def main() -> None:
                 print(f"  {r['setting']}: narrate stages " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stages"].items()))
         if not args.skip_live:
             rows = bench_live(Path(tmp), args.live_seconds, args.scenario, args.seed,
-                              [s for s in LIVE if s in (args.live or LIVE)])
+                              args.live or list(LIVE))  # in the order asked: back-to-back runs drift
             print(f"\nlive: {args.live_seconds:g} s of Doom at 35 tics/s, SmolLM2, 2 candidates x 16 tokens, "
                   f"one thread; event to first audio\n")
             print("| setting | lines | events spoken | p50 s | p95 s | max s | writing median s (streamed: to the "
