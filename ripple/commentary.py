@@ -121,22 +121,27 @@ def check_config(cfg: GenerateConfig) -> None:
         raise InputError(str(cfg.out_dir / cfg.run_id), "a run with this id exists already; choose another --run-id")
 
 
+def prompt_for(lm, template, moment: Moment, said: list[str]) -> tuple[list[dict[str, str]], str]:
+    """(turns, prompt): `template` rendered for `moment` with `said`, as `lm` reads it."""
+    turns = render(template, moment, said)
+    # A model Ripple fine-tuned learnt transcript lines, whatever chat template it kept.
+    chat = lm.ripple_json.get("prompt_style") != "transcript"
+    return turns, to_prompt(turns, lm.tokenizer if chat else None)
+
+
 class Writer:
     """Writes one moment's candidates at a time with a loaded model and the run's scorers."""
 
     def __init__(self, cfg: GenerateConfig, lm):
         self.cfg, self.lm = cfg, lm
         self.scorers = build_scorers(cfg.rank)
-        # A model Ripple fine-tuned learnt transcript lines, whatever chat template it kept.
-        self.chat = lm.ripple_json.get("prompt_style") != "transcript"
         self.encoded = None  # the last prompt, whose cache the next one reuses where they agree
 
     def write(self, index: int, moment: Moment, template, said: list[str]) -> MomentResult:
         """Moment `index`'s ranked candidates; `said`: the lines heard before it, in order."""
         cfg, lm = self.cfg, self.lm
         started = time.perf_counter()
-        turns = render(template, moment, said)
-        prompt = to_prompt(turns, lm.tokenizer if self.chat else None)
+        turns, prompt = prompt_for(lm, template, moment, said)
         self.encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=self.encoded)
         candidates = sample(lm, self.encoded, cfg.sampling, seed=cfg.sampling.seed + index)
         ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=self.encoded,

@@ -188,8 +188,8 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
     if lm.backend == "ctranslate2":
         return _sample_ctranslate2(lm, prompt, sampling, seed, on_token)
     tok, model, n = lm.tokenizer, lm.model, sampling.candidates
-    stop_set = set(_stop_token_ids(tok, prompt.quoted))
-    stops = torch.tensor(sorted(stop_set), device=prompt.ids.device)
+    stop_ids = _stop_token_ids(tok, prompt.quoted)
+    stops, stop_set = torch.tensor(stop_ids, device=prompt.ids.device), set(stop_ids)
     cache = prompt.expanded_cache(n)
     alive = torch.arange(n)  # which candidates are still being written, by original row
     made: list[list[int]] = [[] for _ in range(n)]

@@ -178,7 +178,7 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
         # the lines heard before this one are those placed for earlier moments.
         progress(f"moment {index + 1}/{len(moments)}: {templates[index].name}", len(results), len(moments))
         t = time.perf_counter()
-        said = [l.text for l in sorted(placed, key=lambda l: l.start) if l.moment < index]
+        said = [l.text for l in placed if l.moment < index]  # placed comes in time order
         results[index] = writer.write(index, moments[index], templates[index], said)
         seconds["generate"] += time.perf_counter() - t
         return [(c.text, c.total) for c in results[index].ranked]

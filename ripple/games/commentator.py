@@ -186,8 +186,9 @@ class Commentator(threading.Thread):
         return bool(offer.moment.events) and (offer.moment.intensity or 0.0) > self._speaking
 
     def _comment(self, offer: Offer) -> None:
+        from ripple.commentary import prompt_for
         from ripple.generate import encode_prompt, reported_logprobs, sample
-        from ripple.prompting import find_template, render, to_prompt
+        from ripple.prompting import find_template
         from ripple.rank import RankContext, rank
         from ripple.voice import join_clips, synthesise
 
@@ -198,9 +199,7 @@ class Commentator(threading.Thread):
         # the model before the first word can be spoken (the beginning, the template's system
         # text and examples, is computed once: ctranslate.py). The loops scorer still sees
         # them and marks repeats.
-        turns = render(template, moment, [])
-        chat = lm.ripple_json.get("prompt_style") != "transcript"  # as generate_commentary decides
-        prompt = to_prompt(turns, lm.tokenizer if chat else None)
+        _, prompt = prompt_for(lm, template, moment, [])
         self._encoded = encode_prompt(lm, prompt, room=self.cfg.sampling.max_new_tokens, reuse=self._encoded)
         context = RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=lm, encoded=self._encoded)
         voice = replace(self.cfg.voice, excitement=moment.intensity or 0.0)
@@ -209,7 +208,8 @@ class Commentator(threading.Thread):
         self._made += 1
         context = replace(context, logprobs=reported_logprobs(candidates))
         ranked = rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
-        if first is not None and first.clip is not None:  # already being heard: its candidate is the line
+        streamed = first is not None and first.clip is not None
+        if streamed:  # already being heard: its candidate is the line
             line = candidates[first.index].text
             text, written, ready, clip = first.text, first.written, first.ready, first.clip
         else:
@@ -235,7 +235,7 @@ class Commentator(threading.Thread):
         self._said.append(text)
         self.spoken.append(Spoken(moment, text, template.name, [(r.text, round(r.total, 4)) for r in ranked],
                                   offer.shown, picked, written, ready, start, end, clip,
-                                  first=first.text if first is not None and first.clip is not None else ""))
+                                  first=first.text if streamed else ""))
 
 
 class FirstWords:

@@ -178,7 +178,8 @@ def _write(session: LiveSession, tmp: Path, run_id: str) -> None:
             {"text": s.text, "template": s.template, "moment_time": s.moment.time,
              "events": [e.model_dump(exclude_none=True) for e in s.moment.events],
              "intensity": s.moment.intensity, "start": line.start, "end": line.end,
-             "cut": s.cut, "first_words": s.first, "latency_s": round(s.latency, 3), "waited_s": round(s.picked - s.shown, 3),
+             "cut": s.cut, "first_words": s.first, "latency_s": round(s.latency, 3),
+             "waited_s": round(s.picked - s.shown, 3),
              "generate_s": round(s.written - s.picked, 3), "voice_s": round(s.ready - s.written, 3),
              "audio": f"voice/{s.clip.name}", "candidates": [{"text": t, "total": v} for t, v in s.candidates]}
             for s, line in zip(session.spoken, lines)
