@@ -624,6 +624,12 @@ def tune_command(
     err.print(f"[green]wrote[/] {escape(str(result.folder))} (report.md, tune.png)", highlight=False)
 
 
+def _is_usage_error(exc: Exception) -> bool:
+    """click's ClickException, or the copy of it that newer typer releases carry instead of
+    depending on click: the two share no class, so it is told by what it offers."""
+    return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
+
+
 def main() -> None:
     """Entry point: known errors become one line on stderr and exit code 2."""
     try:
@@ -636,13 +642,12 @@ def main() -> None:
     except KeyboardInterrupt:
         print("ripple: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # click's usage errors and our own bugs
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except Exception as exc:  # usage errors (unknown option, bad value, missing argument) and our own bugs
+        if _is_usage_error(exc):
+            where = exc.ctx.command_path if getattr(exc, "ctx", None) else "ripple"
+            print(f"ripple: error: {exc.format_message()} (see '{where} --help')", file=sys.stderr)
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, typer.Abort):  # Ctrl-C at a prompt
             sys.exit(1)
         if os.environ.get("RIPPLE_DEBUG"):
             raise

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, ROOT, run_cli
 
 FAST = ["--candidates", "3", "--max-new-tokens", "8", "--weight", "relevance=0"]
 
@@ -101,6 +101,24 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_gpt2, co
     assert len(lines) == 1 and lines[0].startswith("ripple: error: ") and expected in lines[0]
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args,command,expected",
+    [
+        (["generate", "examples/doom.yaml", "--nope"], "ripple generate", "No such option: --nope"),
+        (["generate"], "ripple generate", "Missing argument 'state_file'"),
+        (["live", "doom", "--seconds", "abc"], "ripple live doom", "Invalid value for '--seconds'"),
+        (["live", "doom", "--no-stream", "maybe"], "ripple live doom", "unexpected extra argument(s) (maybe)"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(args, command, expected):
+    """Caught before any command runs: typer's own checks of the command line."""
+    result = run_cli(*args, cwd=ROOT)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("ripple: error: ") and expected in lines[0]
+    assert lines[0].endswith(f"{command} --help')")  # under python -m: 'python -m ripple ...'
 
 
 @pytest.mark.parametrize(
