@@ -51,3 +51,33 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     return subprocess.run(
         [sys.executable, "-m", "ripple", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=600
     )
+
+
+def run_here(*args: str) -> subprocess.CompletedProcess:
+    """Run `ripple ARGS` through the same entry point (`ripple.cli.main`) in this process,
+    capturing what it prints and its exit code.
+
+    For commands that load a model: a fresh process spends 15-60 s of this 2-core machine
+    importing torch and transformers before the command starts, and this one has them
+    already. run_cli stays for what only a fresh process shows (imports, entry point, the
+    whole of stderr including libraries' own warnings)."""
+    import contextlib
+    import io
+
+    import torch
+
+    from ripple.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, threads = sys.argv, torch.get_num_threads()
+    sys.argv = ["ripple", *args]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = argv
+        torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(["ripple", *args], code, out.getvalue(), err.getvalue())

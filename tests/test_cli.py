@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import EXAMPLES, ROOT, run_cli
+from tests.conftest import EXAMPLES, ROOT, run_cli, run_here
 
 FAST = ["--candidates", "3", "--max-new-tokens", "8", "--weight", "relevance=0"]
 
@@ -22,7 +22,7 @@ def test_help_is_instant_and_imports_no_torch():
 
 
 def test_generate_writes_a_run_folder(tiny_gpt2, tmp_path):
-    result = run_cli("generate", str(EXAMPLES / "doom.yaml"), "--model", str(tiny_gpt2), "--out", str(tmp_path),
+    result = run_here("generate", str(EXAMPLES / "doom.yaml"), "--model", str(tiny_gpt2), "--out", str(tmp_path),
                      "--run-id", "r1", *FAST)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "r1"

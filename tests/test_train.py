@@ -8,7 +8,7 @@ import pytest
 
 from ripple.errors import InputError
 from ripple.train import TrainConfig, document, split_sources, train
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, run_here
 
 LINES = [
     "the imp throws a fireball and health drops to {k}, what a hit",
@@ -109,7 +109,7 @@ def test_bad_inputs(corpus, tiny_gpt2, tmp_path):
     with pytest.raises(InputError, match="nothing to resume"):
         train(config(corpus, tiny_gpt2, tmp_path / "fresh", resume=True))
     (tmp_path / "taken" / "m").mkdir(parents=True)
-    result = run_cli("train", str(corpus), "--base", str(tiny_gpt2), "--out", str(tmp_path / "taken"), "--name", "m")
+    result = run_here("train", str(corpus), "--base", str(tiny_gpt2), "--out", str(tmp_path / "taken"), "--name", "m")
     assert result.returncode == 2 and "exists already" in result.stderr
 
 
@@ -124,7 +124,7 @@ def test_eval_compares_the_trained_model_with_its_base(corpus, tiny_gpt2, tmp_pa
     assert trained["perplexity"] < base["perplexity"]
     assert len(trained["lines"]) == 4 and 0 <= trained["loop_rate"] <= 1
     assert distinct(["a b c", "a b c"], 1) == 0.5 and distinct(["a b a b"], 2) == 2 / 3
-    result = run_cli("eval", str(folder), str(corpus), "--block-size", "64", "--samples", "2", "--json")
+    result = run_here("eval", str(folder), str(corpus), "--block-size", "64", "--samples", "2", "--json")
     assert result.returncode == 0, result.stderr
     assert [r["model"] for r in json.loads(result.stdout)] == [str(folder), str(tiny_gpt2)]
 

@@ -12,7 +12,7 @@ import pytest
 
 from ripple.errors import InputError
 from ripple.speech.transcribe import TranscribeConfig, cut_loops, transcribe
-from tests.conftest import run_cli
+from tests.conftest import run_here
 
 SPOKEN = "The imp throws a fireball and the player drops to thirty eight health. Two zombiemen go down with the shotgun."
 SILENCE_S = 4.0  # of quiet before and after the speech, where nothing may be heard
@@ -98,6 +98,6 @@ def test_unreadable_media_are_skipped_or_refused(speech, tmp_path):
     assert report.files == 1 and out.is_file()
     with pytest.raises(InputError, match="nothing to transcribe"):
         transcribe(TranscribeConfig(media=[silent_video], out=tmp_path / "none.jsonl"))
-    result = run_cli("transcribe", str(silent_video), "--out", str(tmp_path / "x.jsonl"))
+    result = run_here("transcribe", str(silent_video), "--out", str(tmp_path / "x.jsonl"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.jsonl").exists()
