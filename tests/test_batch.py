@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, run_cli, run_here
 from tests.media import make_gameplay, streams
 
 FAST = ["--candidates", "2", "--max-new-tokens", "6", "--weight", "relevance=0", "--every", "3",
@@ -156,12 +156,12 @@ def test_failures_are_recorded_the_rest_go_on_and_retries_are_bounded(source, ti
 def test_bad_settings_are_refused_before_any_work(source, tiny_gpt2, tmp_path):
     toml = tmp_path / "ripple.toml"
     toml.write_text("[batch]\nworkers = 1\n\n[generate]\ncandidatez = 4\n")
-    result = run_cli("batch", str(source), "--out", str(tmp_path / "out"), "--config", str(toml))
+    result = run_here("batch", str(source), "--out", str(tmp_path / "out"), "--config", str(toml))
     assert result.returncode == 2 and result.stderr.strip() == (
         f"ripple: error: {toml}:5: [generate].candidatez: unknown section or field")
-    result = run_cli("batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
+    result = run_here("batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "no such folder" in result.stderr
-    result = run_cli("batch", str(source), "--out", str(tmp_path / "out"), "--workers", "0")
+    result = run_here("batch", str(source), "--out", str(tmp_path / "out"), "--workers", "0")
     assert result.returncode == 2 and "--workers" in result.stderr
     assert not (tmp_path / "out").exists()
 

@@ -95,7 +95,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_gpt2, co
     elif content is not None:
         path.write_text(content)
     out = tmp_path / "out"
-    result = run_cli("generate", str(path), "--model", str(tiny_gpt2), "--out", str(out), *FAST)
+    result = run_here("generate", str(path), "--model", str(tiny_gpt2), "--out", str(out), *FAST)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ripple: error: ") and expected in lines[0]
@@ -133,7 +133,7 @@ def test_usage_errors_are_one_line_exit_2(args, command, expected):
     ],
 )
 def test_bad_options_are_one_line_exit_2(tmp_path, args, expected):
-    result = run_cli("generate", str(EXAMPLES / "doom.yaml"), "--out", str(tmp_path / "out"), *args)
+    result = run_here("generate", str(EXAMPLES / "doom.yaml"), "--out", str(tmp_path / "out"), *args)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0]
@@ -143,7 +143,7 @@ def test_bad_options_are_one_line_exit_2(tmp_path, args, expected):
 def test_existing_run_id_is_refused_and_kept(tiny_gpt2, tmp_path):
     (tmp_path / "r1").mkdir()
     (tmp_path / "r1" / "commentary.json").write_text("precious")
-    result = run_cli("generate", str(EXAMPLES / "doom.yaml"), "--model", str(tiny_gpt2), "--out", str(tmp_path),
+    result = run_here("generate", str(EXAMPLES / "doom.yaml"), "--model", str(tiny_gpt2), "--out", str(tmp_path),
                      "--run-id", "r1", *FAST)
     assert result.returncode == 2 and "exists already" in result.stderr
     assert (tmp_path / "r1" / "commentary.json").read_text() == "precious"

@@ -10,7 +10,7 @@ from ripple.curate.db import connect, record
 from ripple.curate.export import ExportConfig, export_best
 from ripple.curate.sets import add_comparison
 from ripple.voice import VoiceConfig
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, run_here
 from tests.media import make_gameplay, streams
 from tests.prefs import judge_all, make_runs, run_json
 
@@ -48,7 +48,7 @@ def test_export_best_picks_the_most_picked_line(tmp_path):
         add_comparison(conn, moment, shown, shown[1], who)
     line = conn.execute("SELECT text FROM candidates WHERE id = ?", (shown[1],)).fetchone()[0]
     conn.close()
-    result = run_cli("export", "--best", "--db", str(db), "--out", str(tmp_path / "best"))
+    result = run_here("export", "--best", "--db", str(db), "--out", str(tmp_path / "best"))
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "best" / "best.json").read_text())
     first = next(m for m in data["moments"] if m["moment_id"] == moment)
@@ -56,7 +56,7 @@ def test_export_best_picks_the_most_picked_line(tmp_path):
     assert data["reel"] is None and not (tmp_path / "best" / "reel.mp4").exists()  # no videos here
     markdown = (tmp_path / "best" / "best.md").read_text()
     assert markdown.startswith("# Best of Ripple") and f"**{line}**" in markdown
-    assert run_cli("export", "--db", str(db)).returncode == 2  # the kind of export must be said
+    assert run_here("export", "--db", str(db)).returncode == 2  # the kind of export must be said
 
 
 def test_export_cuts_and_narrates_a_reel_from_narrated_videos(tmp_path):

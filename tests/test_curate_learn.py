@@ -17,7 +17,7 @@ from ripple.curate import tune as tuning
 from ripple.curate.guards import CANARIES, GuardConfig, SignError, Watch, canary_check, preflight
 from ripple.curate.reward import RewardConfig, RewardModel, set_loss, train_reward
 from ripple.errors import InputError
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_here
 from tests.prefs import EVENTS, judge_all, make_runs, small_gpt2
 
 # Settings that make a tiny model move within a dozen steps; the KL bound sits between
@@ -176,7 +176,7 @@ def test_cli_refuses_bad_input_before_loading_anything(world, tmp_path):
         (["tune", "--db", str(world["db"]), "--reward-model", str(tmp_path)], "not a reward model"),
         (["tune", "--db", str(world["db"]), "--kl-coef", "-1"], "--kl-coef: must not be negative"),
     ]:
-        refused = run_cli(*args)
+        refused = run_here(*args)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
 
 

@@ -9,7 +9,7 @@ import pytest
 from ripple.errors import InputError
 from ripple.ingest import game_from_title, ingest
 from ripple.ingest.clean import clean_text
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_here
 
 ROLLING_VTT = """WEBVTT
 Kind: captions
@@ -183,12 +183,12 @@ def test_clean_text():
 
 def test_cli_on_the_shipped_sample(tmp_path):
     out = tmp_path / "corpus.jsonl"
-    result = run_cli("ingest", str(ROOT / "transcripts"), "--out", str(out))
+    result = run_here("ingest", str(ROOT / "transcripts"), "--out", str(out))
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert {r["game"] for r in records} == {"Doom", "Tetris", "Mario Kart 8 Deluxe"}
     assert "5 files" in result.stderr and "0 files skipped" in result.stderr
     assert not any("[Music]" in r["text"] or "♪" in r["text"] or ">>" in r["text"] for r in records)
-    missing = run_cli("ingest", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.jsonl"))
+    missing = run_here("ingest", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.jsonl"))
     assert missing.returncode == 2 and "nothing to ingest" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1

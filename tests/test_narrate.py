@@ -11,7 +11,7 @@ import pytest
 
 from ripple.speech.audio import load_audio
 from ripple.video.render import RenderConfig
-from tests.conftest import run_cli
+from tests.conftest import run_here
 from tests.media import HUM_LEVEL, make_gameplay, remux, rms_db, streams, tone_amplitude
 
 FAST = ["--candidates", "3", "--max-new-tokens", "6", "--weight", "relevance=0", "--every", "2"]
@@ -20,7 +20,7 @@ RAMP = 0.15  # RenderConfig.ramp_s
 
 
 def narrate(video, out, *args, model=None, run_id="r"):
-    return run_cli("narrate", str(video), "--model", str(model), "--out", str(out), "--run-id", run_id, *FAST, *args)
+    return run_here("narrate", str(video), "--model", str(model), "--out", str(out), "--run-id", run_id, *FAST, *args)
 
 
 def narrate_here(video, out, lm, every=2.0, **options) -> dict:
