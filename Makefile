@@ -2,9 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# No --compile-bytecode: it compiles all ~17k modules installed (transformers' 2.9k alone took
-# 24 s on this 2-core machine), while Python compiles the few thousand a run imports on first use.
-UV := $(VENV)/bin/uv pip install --python $(PY) --quiet
+UV := $(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode
 # nothing comes from a model hub; a missing model fails at once
 export HF_HUB_OFFLINE ?= 1
 
@@ -20,8 +18,8 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# the CPU wheel; an unpinned torch would pull a multi-GB CUDA build
-	$(PY) -m pip install --quiet --no-compile torch==2.13.0 uv
-	# uv for the rest: parallel downloads. It keeps the
+	$(PY) -m pip install --quiet torch==2.13.0 uv
+	# uv for the rest: parallel downloads and bytecode compiled on every core. It keeps the
 	# torch above (it satisfies every requirement), so no CUDA build comes down.
 	$(UV) -e '.[lm,video,voice,games,curate,dev]'
 	# openai-whisper without triton (1 GB of GPU kernels the CPU path never imports), and
