@@ -9,14 +9,14 @@ against the minute of play, and how soon live commentary is heard after an event
    is timed apart: a person pays it once per process.
 2. live: `ripple live doom` for --live-seconds at the game's real speed, 2 candidates of
    16 tokens on one thread, through transformers (the old default) and CTranslate2 at
-   int8, each line waited for whole, and streamed (the default: a line's first clause
-   voiced while the rest is written): event to first audio, p50 and p95, and the pace
-   the game kept.
+   int8, each line waited for whole, streamed (a line's first clause voiced while the
+   rest is written), and streamed with lines written ahead for likely events (the default):
+   event to first audio, p50 and p95, and the pace the game kept.
 
 Everything runs in this process on the embedded SmolLM2 (loaded once per backend and
 precision; CTranslate2's conversion is cached after the first run).
 Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live] [--setting fast]
-      [--live whole --live streamed]
+      [--live streamed --live ahead]
 """
 
 from __future__ import annotations
@@ -46,11 +46,12 @@ SETTINGS = {  # --setting: (label, backend, precision, sampling, weights or None
               LIVE_WEIGHTS, "espeak-ng"),  # live's scorers: no relevance model
     "fast": ("fast (light through ctranslate2)", "ctranslate2", "int8", LIGHT, LIVE_WEIGHTS, "espeak-ng"),
 }
-LIVE = {  # --live: (backend, precision, voice, stream)
-    "transformers": ("transformers", "int8", "espeak-ng", False),  # the live default before ctranslate2
-    "ct2-espeak": ("ctranslate2", "int8", "espeak-ng", False),
-    "whole": ("ctranslate2", "int8", "auto", False),  # piper, each line waited for whole
-    "streamed": ("ctranslate2", "int8", "auto", True),  # the live default: the first clause voiced early
+LIVE = {  # --live: (backend, precision, voice, stream, ahead)
+    "transformers": ("transformers", "int8", "espeak-ng", False, False),  # the live default before ctranslate2
+    "ct2-espeak": ("ctranslate2", "int8", "espeak-ng", False, False),
+    "whole": ("ctranslate2", "int8", "auto", False, False),  # piper, each line waited for whole
+    "streamed": ("ctranslate2", "int8", "auto", True, False),  # the first clause voiced early
+    "ahead": ("ctranslate2", "int8", "auto", True, True),  # the live default: streamed, and lines written ahead
 }
 
 
@@ -86,17 +87,19 @@ def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int, se
 
 def bench_live(out: Path, seconds: float, scenario: str, seed: int, settings: list[str]) -> list[dict]:
     rows, loaded = [], {}
-    for backend, precision, voice, stream in (LIVE[s] for s in settings):
+    for name, (backend, precision, voice, stream, ahead) in ((s, LIVE[s]) for s in settings):
         if (backend, precision) not in loaded:
             loaded[backend, precision] = models.load(DEFAULT_MODEL, precision, backend)
         lm = loaded[backend, precision]
         cfg = LiveConfig(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
-                                      run_id=f"live-{backend}-{precision}-{voice}-{stream}"),
+                                      run_id=f"live-{name}"),
                          CommentatorConfig(model=DEFAULT_MODEL, precision=precision, backend=backend,
-                                           voice=VoiceConfig(backend=voice), stream=stream))
+                                           voice=VoiceConfig(backend=voice), stream=stream, ahead=ahead))
         session = live(cfg, lm=lm)
-        made = [s.written - s.picked for s in session.spoken]
-        rows.append({"setting": f"{backend}, {precision}, {voice}, " + ("streamed" if stream else "whole lines"), "lines": len(session.spoken),
+        made = [s.written - s.picked for s in session.spoken if s.ahead_s is None]
+        how = ("streamed" if stream else "whole lines") + (", written ahead" if ahead else "")
+        rows.append({"setting": f"{name}: {backend}, {precision}, {voice}, {how}", "lines": len(session.spoken),
+                     "ahead": session.latency.ahead, "ahead_counts": session.ahead,
                      "events": session.latency.events, "p50_s": session.latency.p50_s,
                      "p95_s": session.latency.p95_s, "max_s": session.latency.max_s,
                      "generate_s": sorted(made)[len(made) // 2] if made else None,
@@ -137,16 +140,20 @@ def main() -> None:
                               args.live or list(LIVE))  # in the order asked: back-to-back runs drift
             print(f"\nlive: {args.live_seconds:g} s of Doom at 35 tics/s, SmolLM2, 2 candidates x 16 tokens, "
                   f"one thread; event to first audio\n")
-            print("| setting | lines | events spoken | p50 s | p95 s | max s | writing median s (streamed: to the "
-                  "first words) | game frames/s "
-                  "| longest frame gap s | dropped |")
+            print("| setting | lines | events spoken (written ahead) | p50 s | p95 s | max s | writing median s "
+                  "(streamed: to the first words) | game frames/s | longest frame gap s | dropped |")
             print("|---|---|---|---|---|---|---|---|---|---|")
             for r in rows:
                 fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
                 drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items() if v)
-                print(f"| {r['setting']} | {r['lines']} | {r['events']} | {fmt(r['p50_s'])} | {fmt(r['p95_s'])} | "
+                print(f"| {r['setting']} | {r['lines']} | {r['events']} ({r['ahead']}) | {fmt(r['p50_s'])} | "
+                      f"{fmt(r['p95_s'])} | "
                       f"{fmt(r['max_s'])} | {fmt(r['generate_s'])} | {r['fps']:.1f} | {r['max_gap_s']:.2f} | "
                       f"{drops or 'none'} |")
+            for r in rows:
+                if r["ahead_counts"]:
+                    print(f"  {r['setting']}: lines written ahead: "
+                          + ", ".join(f"{k} {v}" for k, v in r["ahead_counts"].items()))
 
 
 if __name__ == "__main__":

@@ -463,6 +463,8 @@ def live_doom(
     stream: Annotated[bool, typer.Option(help="Voice a line's first clause while the rest is written (the first "
                                               "candidate to finish one gets the line), or wait for whole "
                                               "candidates and their ranking.")] = True,
+    ahead: Annotated[bool, typer.Option(help="Write lines for likely events (the kill of an enemy in view) before "
+                                             "they happen, and speak one the moment its event comes.")] = True,
     threads: Annotated[int, typer.Option(help="Torch threads for generation with --backend transformers "
                                               "(0: torch's choice); CTranslate2 uses one.")] = 1,
     out: OutOption = Path("outputs"),
@@ -486,7 +488,7 @@ def live_doom(
             sampling=replace(SamplingConfig(), candidates=candidates, max_new_tokens=max_new_tokens,
                              temperature=temperature, seed=seed),
             weights=parse_weights(weight or [], LIVE_WEIGHTS), voice=VoiceConfig(backend=voice),
-            stale_after_s=stale_after, stream=stream),
+            stale_after_s=stale_after, stream=stream, ahead=ahead),
         threads=threads,
     )
     check_live(cfg)  # refusals before the progress bar draws
@@ -498,6 +500,8 @@ def live_doom(
     err.print(f"{session.latency.line()}; {len(session.spoken)} lines from {session.offered} moments "
               f"(dropped: " + ", ".join(f"{k} {v}" for k, v in session.drops.items()) + f"); game at "
               f"{pace.frames_per_s:.1f} frames/s, {pace.late_frames} frames late", markup=False, highlight=False)
+    if session.ahead:
+        err.print("lines written ahead: " + ", ".join(f"{k} {v}" for k, v in session.ahead.items()), highlight=False)
     err.print("[green]wrote[/] " + escape(f"{session.folder}/gameplay.mp4, timeline.jsonl, narration.wav, "
                                          "narration.json, latency.json, narrated.mp4"), highlight=False)
 

@@ -139,7 +139,7 @@ def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int]
     """`sampling.candidates` continuations of `ids`: each one's token ids (ending with its
     stop token when it met one) and each token's log-probability under the model.
     `line_ends`: the tokens that hold a newline. `on_token(index, tokens, done)` hears of
-    each token as it is decoded (generate.OnToken)."""
+    each token as it is decoded, and may stop the decoding (generate.OnToken)."""
     import ctranslate2
 
     ct2: Ct2Model = lm.ct2
@@ -153,9 +153,9 @@ def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int]
         # candidate is read from its steps: token and log-probability together.
         steps = made[result.hypothesis_id]
         steps.append((result.token_id, result.log_prob))
-        if on_token is not None:
-            on_token(result.hypothesis_id, [t for t, _ in steps], result.is_last)
-        return False  # never stop early: the end tokens do that
+        # True stops the batch (its one example, every hypothesis): only on_token asks
+        # that; the end tokens end each candidate.
+        return on_token is not None and bool(on_token(result.hypothesis_id, [t for t, _ in steps], result.is_last))
 
     ctranslate2.set_random_seed(seed)
     ct2.generator(threads).generate_batch(

@@ -19,7 +19,10 @@ from ripple.prompting import QUOTE
 
 # Told of every token as it is written: (candidate index, its tokens so far, whether it has
 # ended), so a caller can act on a line before the whole batch is finished (live's first clause).
-OnToken = Callable[[int, list[int], bool], None]
+# on_token(index, tokens so far, done): hears of each candidate's every token as it is
+# written; returning True stops the writing of every candidate there (what was written so
+# far is returned).
+OnToken = Callable[[int, list[int], bool], bool | None]
 
 # A sentence ends at . ! ? or … (possibly repeated), optionally followed by closing marks.
 SENTENCE_END = re.compile(r"[.!?…]+[)\]'’]*(?=\s|$)")
@@ -176,7 +179,7 @@ def pick_next(logits, seen, sampling: SamplingConfig):
 def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
            on_token: OnToken | None = None) -> list[Candidate]:
     """`sampling.candidates` lines continuing `prompt`, reproducible for the same seed.
-    `on_token` hears of each token as it is written.
+    `on_token` hears of each token as it is written, and may stop the writing (OnToken).
 
     All candidates decode as one batch over copies of the prompt's KV cache. A row leaves
     the batch (and the cache) as soon as it emits a stop token, so a batch of short lines
@@ -200,12 +203,14 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
         for _ in range(sampling.max_new_tokens):
             logits = model(input_ids=step_input, past_key_values=cache, use_cache=True).logits[:, -1]
             chosen = pick_next(logits, seen, sampling)
+            stop = False
             for row, token in zip(alive.tolist(), chosen.tolist()):
                 made[row].append(token)
                 if on_token is not None:
-                    on_token(row, made[row], token in stop_set or len(made[row]) == sampling.max_new_tokens)
+                    done = token in stop_set or len(made[row]) == sampling.max_new_tokens
+                    stop = bool(on_token(row, made[row], done)) or stop
             going = ~torch.isin(chosen, stops)
-            if not going.any():
+            if stop or not going.any():
                 break
             if not going.all():
                 keep = going.nonzero().squeeze(1)

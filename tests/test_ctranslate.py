@@ -12,7 +12,7 @@ import pytest
 
 from ripple.config import GenerateConfig, RankConfig, SamplingConfig
 
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, run_here
 
 SAMPLING = SamplingConfig(candidates=3, max_new_tokens=10, temperature=1.0, top_k=0, top_p=1.0,
                           repetition_penalty=1.0)
@@ -144,7 +144,26 @@ def test_each_token_is_heard_as_it_is_decoded(ct2_lm):
 
 
 def test_an_unknown_backend_is_one_line_before_any_model_loads(tmp_path):
-    done = run_cli("generate", str(EXAMPLES / "doom.yaml"), "--backend", "onnx", "--out", str(tmp_path))
+    done = run_here("generate", str(EXAMPLES / "doom.yaml"), "--backend", "onnx", "--out", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "--backend" in done.stderr and "ctranslate2" in done.stderr
     assert not any(Path(tmp_path).iterdir())
+
+
+def test_on_token_can_stop_the_decoding(ct2_lm):
+    from ripple.generate import encode_prompt, sample
+
+    sampling = SamplingConfig(candidates=3, max_new_tokens=20)
+    prompt = encode_prompt(ct2_lm, 'The commentator says: "', room=20)
+    whole = sample(ct2_lm, prompt, sampling, seed=2)
+    heard = []
+
+    def stop_at_three(index, tokens, done):
+        heard.append((index, len(tokens)))
+        return len(tokens) == 3
+
+    stopped = sample(ct2_lm, prompt, sampling, seed=2, on_token=stop_at_three)
+    assert max(c.new_tokens for c in whole) > 3
+    # every hypothesis stops, not only the one that asked; nothing is decoded after the step
+    assert max(c.new_tokens for c in stopped) <= 3 and max(n for _, n in heard) == 3
+    assert all(c.raw == ct2_lm.tokenizer.decode(ct2_lm.tokenizer(c.raw)["input_ids"]) for c in stopped)

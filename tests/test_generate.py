@@ -120,3 +120,14 @@ def test_reusing_a_prompt_cache_gives_the_same_cache(tiny_lm):
     assert first.cache.get_seq_length() == first.ids.shape[1] - 1  # the reused one is untouched
     cfg = SamplingConfig(candidates=3, max_new_tokens=8)
     assert [c.raw for c in sample(tiny_lm, reused, cfg, 1)] == [c.raw for c in sample(tiny_lm, fresh, cfg, 1)]
+
+
+def test_on_token_can_stop_the_writing(tiny_lm):
+    """A True from on_token stops every candidate there: what was written so far comes back."""
+    sampling = SamplingConfig(candidates=3, max_new_tokens=20)
+    prompt = encode_prompt(tiny_lm, 'The commentator says: "', room=20)
+    whole = sample(tiny_lm, prompt, sampling, seed=1)
+    stopped = sample(tiny_lm, prompt, sampling, seed=1, on_token=lambda index, tokens, done: len(tokens) == 3)
+    assert max(c.new_tokens for c in whole) > 3
+    assert [c.new_tokens for c in stopped] == [min(3, c.new_tokens) for c in whole]
+    assert all(w.raw.startswith(s.raw) for w, s in zip(whole, stopped))

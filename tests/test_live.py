@@ -33,7 +33,7 @@ def session(tiny_lm, tmp_path_factory):
         # takes long enough to make that a game loop waiting for it would show a gap well
         # beyond this machine's jitter (streaming is checked on its own below)
         commentator=CommentatorConfig(model=tiny_lm.spec.name, sampling=SamplingConfig(candidates=16, max_new_tokens=48),
-                                      voice=VoiceConfig(backend="espeak-ng"), stream=False),
+                                      voice=VoiceConfig(backend="espeak-ng"), stream=False, ahead=False),
         threads=1,  # the live default (live() puts torch's own count back afterwards)
     )
     return live(cfg, lm=tiny_lm)
@@ -189,3 +189,118 @@ def test_a_streamed_line_is_its_first_words_then_the_rest(tiny_lm):
         later = synthesise(rest, replace(voice, excitement=0.5), cache_root())
         assert clip_seconds(line.clip) >= clip_seconds(early) + clip_seconds(later) - 1e-3
     assert line.start == line.ready and line.end == pytest.approx(line.start + clip_seconds(line.clip))
+
+
+def in_view(t: float, *names: str, events: list[str] = (), numbers: dict | None = None) -> Moment:
+    """A Doom moment with monsters in view, left to right across the screen."""
+    objects = [{"name": n, "x": round((i + 1) / (len(names) + 1), 3), "y": 0.5, "size": 0.3} for i, n in enumerate(names)]
+    return Moment(game="Doom", time=t, scene="deadly corridor", objects=objects,
+                  events=[{"text": e, "kind": "kill"} for e in events], numbers=numbers or {"health": 64, "kills": 2},
+                  intensity=0.8 if events else 0.3)
+
+
+def test_likely_events_are_the_kills_of_monsters_in_view_nearest_the_crosshair_first():
+    from ripple.games import doom
+
+    likely = doom.likely_events(in_view(1.0, "ShotgunGuy", "Zombieman", "Medikit", "ShotgunGuy", "DoomImp"))
+    # x: ShotgunGuy 0.167, Zombieman 0.333, Medikit 0.5 (no monster), ShotgunGuy 0.667, Imp 0.833
+    assert [e.text for e in likely] == ["the player kills a Zombieman", "the player kills a Shotgun Guy",
+                                        "the player kills an Imp"]
+    assert {e.kind for e in likely} == {"kill"} and doom.likely_events(in_view(1.0, "Medikit")) == []
+
+
+def test_numbers_in_a_line_written_ahead_must_hold_for_the_real_moment():
+    from ripple.games.commentator import numbers_agree
+
+    real = in_view(2.0, events=["the player kills a Zombieman"], numbers={"health": 64, "kills": 3})
+    assert numbers_agree("Down he goes, and that is kill 3!", real)
+    assert numbers_agree("Down he goes!", real)
+    assert not numbers_agree("Health at 80 and climbing", real)  # true when it was written, not now
+
+
+def ahead_commentator(tiny_lm):
+    from ripple.config import SamplingConfig
+    from ripple.games import doom
+    from ripple.games.commentator import QUIET
+
+    c = Commentator(tiny_lm, CommentatorConfig(model=tiny_lm.spec.name, sampling=SamplingConfig(candidates=2, max_new_tokens=8),
+                                               weights={"loops": 1.0, "length": 1.0}, voice=VoiceConfig(backend="espeak-ng")),
+                    likely=doom.likely_events)
+    c._busy_until, c._speaking = time.monotonic() + 30.0, QUIET  # a quiet line is being spoken
+    return c
+
+
+def test_a_line_written_ahead_is_spoken_the_moment_its_event_comes(tiny_lm):
+    from ripple.games.commentator import QUIET
+    from ripple.speech.audio import load_audio
+
+    c = ahead_commentator(tiny_lm)
+    c.offer(in_view(1.0, "Zombieman", "ShotgunGuy"), time.monotonic())  # quiet: waits for the voice
+    task = c._take()
+    assert not isinstance(task, Offer)  # nothing can be taken yet, so a line is written ahead...
+    base, event = task
+    assert (base.time, event.text) == (1.0, "the player kills a Zombieman")  # ...for the likeliest event
+    c._write_ahead(base, event)
+    kept = c.ahead["the player kills a Zombieman"]
+    assert kept.text and abs(load_audio(kept.clip)).max() > 0.01 and c.ahead_counts.written == 1
+    base, event = c._take()  # the next likeliest, while the voice is still busy
+    assert event.text == "the player kills a Shotgun Guy"
+
+    shown = time.monotonic()
+    c.offer(in_view(1.5, "ShotgunGuy", events=["the player kills a Zombieman"]), shown)
+    offer = c._take()
+    assert offer.moment.time == 1.5  # an event cuts in over the quiet line
+    c._comment(offer)
+    line = c.spoken[-1]
+    assert line.text == kept.text and line.clip == kept.clip and line.ahead_s is not None
+    assert line.start == line.picked and line.latency < 1.0  # nothing left to write or voice
+    assert "the player kills a Zombieman" not in c.ahead and c.ahead_counts.used == 1
+
+    c._speaking = QUIET  # a quiet line again, so that the next event cuts in before anything is written ahead
+    c.offer(in_view(2.0, events=["the player kills an Imp"]), time.monotonic())
+    c._comment(c._take())  # no line kept for this one: written as usual
+    assert c.spoken[-1].ahead_s is None and c.spoken[-1].text != kept.text
+
+
+def test_a_line_written_ahead_is_refused_when_it_echoes_one_said_since(tiny_lm):
+    c = ahead_commentator(tiny_lm)
+    c.offer(in_view(1.0, "Zombieman"), time.monotonic())
+    c._write_ahead(*c._take())
+    kept = c.ahead["the player kills a Zombieman"]
+    c._said.append(kept.text)  # said since it was written
+    c.offer(in_view(1.5, events=["the player kills a Zombieman"]), time.monotonic())
+    c._comment(c._take())
+    assert c.ahead_counts.refused == 1 and c.spoken[-1].ahead_s is None
+
+
+def test_writing_ahead_is_not_stopped_by_an_ordinary_event(tiny_lm):
+    c = ahead_commentator(tiny_lm)
+    c.offer(in_view(1.0, "Zombieman"), time.monotonic())
+    base, event = c._take()
+    c.offer(in_view(1.1, events=["the player kills an enemy"]), time.monotonic())  # no line ahead for it
+    c._write_ahead(base, event)
+    assert c.ahead_counts.stopped == 0 and event.text in c.ahead  # the event waited for it...
+    assert c._take().moment.time == 1.1  # ...and is taken next, cutting in over the quiet line
+
+
+def test_writing_ahead_stops_for_a_line_ready_to_speak(tiny_lm):
+    c = ahead_commentator(tiny_lm)
+    c.offer(in_view(1.0, "Zombieman", "ShotgunGuy"), time.monotonic())
+    c._write_ahead(*c._take())  # the Zombieman's kill
+    base, event = c._take()  # the Shotgun Guy's next
+    c._busy_until = 0.0  # the voice is free
+    c.offer(in_view(1.2, events=["the player kills a Zombieman"]), time.monotonic())
+    c._write_ahead(base, event)
+    assert event.text not in c.ahead and c.ahead_counts.stopped == 1
+    assert c._take().moment.time == 1.2
+
+
+def test_writing_ahead_stops_for_the_biggest_events(tiny_lm):
+    c = ahead_commentator(tiny_lm)
+    c.offer(in_view(1.0, "Zombieman"), time.monotonic())
+    base, event = c._take()
+    c.offer(Moment(game="Doom", time=1.2, events=[{"text": "the player dies", "kind": "life_lost"}], intensity=1.0),
+            time.monotonic())
+    c._write_ahead(base, event)
+    assert c.ahead == {} and c.ahead_counts.stopped == 1 and c.ahead_counts.written == 0
+    assert c._take().moment.time == 1.2

@@ -15,6 +15,7 @@ import numpy as np
 
 from ripple.errors import InputError
 from ripple.games.source import Observation
+from ripple.state import Event, Moment
 
 FPS = 60  # NTSC frames per second; ALE advances one frame per act()
 SAMPLES_PER_FRAME = 512  # ALE's sound observation per frame
@@ -137,6 +138,12 @@ def about(name: str) -> tuple[str, str, list[str]]:
     game = title_of(rom)
     facts = FACTS.get(rom, [f"{game} is an Atari 2600 game"]) + ["played here through the Arcade Learning Environment"]
     return game, f"{game} (Atari 2600)", facts
+
+
+def likely_events(moment: Moment) -> list[Event]:
+    """None: Atari events carry the score or the lives left, which cannot be known before
+    they happen, so the live commentator writes nothing ahead for them."""
+    return []
 
 
 def check_scenario(name: str) -> None:

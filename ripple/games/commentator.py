@@ -19,6 +19,15 @@ a clause of a few words (and not echo a line already said) is voiced while the m
 still writing, and becomes the line; its rest follows that clause when it is written,
 after as much silence as writing it took beyond the clause. Latency is counted from the
 frame an event was played in to that first audio.
+
+With `ahead` (the default, for games that can say what may come next: games/doom.py's
+likely_events) the worker also writes lines before their events happen. When nothing can
+be taken yet it writes, ranks and voices a whole line for a likely event (the kill of an
+enemy in view, the one in the crosshair first) on the newest moment's state, and keeps it.
+When that event then happens its line is spoken at once, unless a number in it is not in the
+real moment or it echoes a line said since; otherwise the line is written as above. Writing
+ahead stops when a line written ahead can be spoken, or for the biggest events; other events
+that come meanwhile wait for it, and may go stale.
 """
 
 from __future__ import annotations
@@ -26,12 +35,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import median
 
 from ripple.config import DEFAULT_MODEL, RankConfig, SamplingConfig
-from ripple.state import Moment
+from ripple.games.events import INTENSITY, intensity
+from ripple.state import Event, Moment
 from ripple.voice import VoiceConfig
 
 STALE_AFTER_S = 1.5  # a moment older than this when the worker is free is dropped
@@ -41,6 +52,11 @@ LIVE_WEIGHTS = {"coherence": 1.0, "relevance": 0.0, "loops": 1.0, "length": 0.5}
 FIRST_LEAD_S = 0.5  # before any line was timed: how early to start making the next one
 QUIET = -1.0  # the intensity a line about an uneventful moment counts as: any event may cut in
 FIRST_WORDS = (3, 6)  # streaming: a clause of at least 3 words, or the first 6 words when none ends sooner
+AHEAD_KEPT = 3  # lines written ahead kept at most (one each for the likeliest events)
+LIKELY_KEPT = 8  # likely events remembered: monsters seen a while ago come back
+BREAKS_IN = 0.9  # an event this intense stops a line being written ahead (events.INTENSITY: life lost, level end)
+AHEAD_KEEP_S = 30.0  # a line written ahead is used at most this long after it was written
+ECHO_LIMIT = 0.5  # a loops score below this marks a line, or a first clause, as an echo of one said
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,7 @@ class CommentatorConfig:
     stale_after_s: float = STALE_AFTER_S
     queue_size: int = QUEUE_SIZE
     stream: bool = True  # voice a line's first clause while the rest is written
+    ahead: bool = True  # write lines for likely events before they happen (where the game says what is likely)
 
 
 @dataclass
@@ -80,11 +97,33 @@ class Spoken:
     clip: Path
     cut: bool = False  # a line about a bigger moment cut in before this one had finished
     first: str = ""  # streamed: the words voiced while the rest of the line was being written
+    ahead_s: float | None = None  # written ahead: how long before it was taken its audio was ready
 
     @property
     def latency(self) -> float:
         """From the frame the moment happened in to the first audio of its line."""
         return self.start - self.shown
+
+
+@dataclass
+class Ahead:
+    """A line written for an event before it happened."""
+
+    event: str  # the event's text, as the detector will report it
+    text: str
+    template: str
+    candidates: list[tuple[str, float]]
+    clip: Path
+    ready: float  # time.monotonic() when its audio was ready
+
+
+@dataclass
+class AheadCounts:
+    written: int = 0  # lines written ahead
+    used: int = 0  # spoken when their event came
+    stopped: int = 0  # abandoned half-written: an event could be taken
+    refused: int = 0  # their event came, but a number disagreed or the line echoed one said since
+    replaced: int = 0  # made room for a likelier event's line, or grew too old
 
 
 @dataclass
@@ -97,12 +136,19 @@ class Drops:
 
 
 class Commentator(threading.Thread):
-    def __init__(self, lm, cfg: CommentatorConfig, seed: int = 0):
+    def __init__(self, lm, cfg: CommentatorConfig, seed: int = 0,
+                 likely: Callable[[Moment], list[Event]] | None = None):
         super().__init__(name="ripple-commentator", daemon=True)
         from ripple.models import cache_root
         from ripple.rank import build_scorers
 
         self.lm, self.cfg, self.seed = lm, cfg, seed
+        self.likely = likely if cfg.ahead else None  # the events that could follow a moment (the game's)
+        self.ahead: dict[str, Ahead] = {}  # lines written ahead, by their event's text
+        self.ahead_counts = AheadCounts()
+        self._newest: Moment | None = None  # the newest moment offered: what lines are written ahead from
+        self._likely: dict[str, Event] = {}  # events likely to come, the newest moment's first, then those seen before
+        self._encoded_ahead = None
         self.scorers = build_scorers(RankConfig(weights=cfg.weights))
         self.cache = cache_root()
         self.spoken: list[Spoken] = []
@@ -124,6 +170,11 @@ class Commentator(threading.Thread):
     def offer(self, moment: Moment, shown: float) -> None:
         with self._lock:
             self.offered += 1
+            self._newest = moment
+            if self.likely is not None:  # what the newest moment makes likely, then what earlier ones did
+                fresh = {e.text: e for e in self.likely(moment)}
+                self._likely = dict(list((fresh | {t: e for t, e in self._likely.items() if t not in fresh}).items())
+                                    [:LIKELY_KEPT])
             self._queue.append(Offer(moment, shown))
             if len(self._queue) > self.cfg.queue_size:
                 self._queue.popleft()
@@ -144,46 +195,170 @@ class Commentator(threading.Thread):
     def run(self) -> None:
         try:
             while True:
-                offer = self._take()
-                if offer is None:
+                task = self._take()
+                if task is None:
                     return
-                self._comment(offer)
+                if isinstance(task, Offer):
+                    self._comment(task)
+                else:
+                    self._write_ahead(*task)
         except BaseException as exc:  # reported by the session, never lost with the thread
             self.error = exc
 
     def _lead(self) -> float:
         return median(self._took[-9:]) if self._took else FIRST_LEAD_S
 
-    def _take(self) -> Offer | None:
-        """The moment to comment on next, or None when the session is over."""
-        while True:
-            with self._lock:
-                while not self._stopping:
-                    # Start the next line only when it can follow the one being spoken, so
-                    # that its moment is as fresh as it can be when the line is heard.
-                    # A bigger moment does not wait: its line cuts in.
-                    wait = self._busy_until - self._lead() - time.monotonic()
-                    if self._queue and (wait <= 0 or any(self._cuts_in(o) for o in self._queue)):
-                        break
-                    self._lock.wait(timeout=wait if wait > 0 else None)
+    def _lead_for(self, offer: Offer) -> float:
+        """How long before the voice is free its line must be started (under the lock)."""
+        return 0.0 if self._ahead_for(offer.moment) is not None else self._lead()  # written ahead: no time
+
+    def _due(self, offer: Offer) -> bool:
+        """Whether a queued moment would be taken now: its line would follow the one being
+        spoken without a gap, or it cuts that one short (under the lock)."""
+        return self._cuts_in(offer) or self._busy_until - self._lead_for(offer) <= time.monotonic()
+
+    def _urgent(self, offer: Offer, writing_ahead: bool = False) -> bool:
+        """An event to take before writing a line ahead: its line is written already and the
+        voice is free for it, or it cuts in. While a line is being written ahead only the
+        biggest events (a life lost, a level's end) cut in: that line is what makes the
+        next kill heard at once (under the lock)."""
+        if not offer.moment.events:
+            return False
+        if self._ahead_for(offer.moment) is not None and self._due(offer):
+            return True
+        return self._cuts_in(offer) and (not writing_ahead or (offer.moment.intensity or 0.0) >= BREAKS_IN)
+
+    def _take(self) -> Offer | tuple[Moment, Event] | None:
+        """What to do next: the moment to comment on, an event to write a line for ahead of
+        time, or None when the session is over.
+
+        In order: an event that cuts in or whose line is ready; a line to write ahead; any
+        other event, then a quiet moment, once its line would follow the one being spoken
+        without a gap (started that long before the voice is free, so that its moment is as
+        fresh as it can be when the line is heard)."""
+        with self._lock:
+            while True:
+                self._drop_stale()
                 if self._stopping:
                     return None
-                waiting = list(self._queue)
-                self._queue.clear()
-            now = time.monotonic()
-            fresh = [o for o in waiting if now - o.shown <= self.cfg.stale_after_s]
-            self.drops.stale += len(waiting) - len(fresh)
-            if fresh:
-                break
+                if any(self._urgent(o) for o in self._queue):
+                    break
+                ahead = self._to_write_ahead()
+                if ahead is not None:
+                    return ahead
+                if any(self._due(o) for o in self._queue):
+                    break
+                now = time.monotonic()
+                waits = [min(self._busy_until - self._lead_for(o), o.shown + self.cfg.stale_after_s) - now
+                         for o in self._queue]
+                self._lock.wait(timeout=max(0.0, min(waits)) if waits else None)
+            fresh = list(self._queue)
+            self._queue.clear()
         eventful = [o for o in fresh if o.moment.events]
         chosen = max(eventful, key=lambda o: (o.moment.intensity or 0, o.shown)) if eventful else fresh[-1]
         self.drops.superseded += len(fresh) - 1
         self._cutting = time.monotonic() < self._busy_until and self._cuts_in(chosen)
         return chosen
 
+    def _drop_stale(self) -> None:
+        """Moments older than stale_after_s leave the queue (under the lock): a line about
+        something that long gone is worse than silence."""
+        now = time.monotonic()
+        fresh = [o for o in self._queue if now - o.shown <= self.cfg.stale_after_s]
+        self.drops.stale += len(self._queue) - len(fresh)
+        self._queue = deque(fresh)
+
+    def _to_write_ahead(self) -> tuple[Moment, Event] | None:
+        """The likeliest event after the newest moment without a line kept for it (under the lock)."""
+        if self.likely is None or self._newest is None:
+            return None
+        now = time.monotonic()
+        for text in [t for t, a in self.ahead.items() if now - a.ready > AHEAD_KEEP_S]:
+            del self.ahead[text]
+            self.ahead_counts.replaced += 1
+        likely = list(self._likely.values())[:AHEAD_KEPT]
+        wanted = [e for e in likely if e.text not in self.ahead]
+        if not wanted:
+            return None
+        if len(self.ahead) >= AHEAD_KEPT:  # room only by giving up a line for an event no longer in view
+            gone = [t for t in self.ahead if t not in {e.text for e in likely}]
+            if not gone:
+                return None
+            del self.ahead[gone[0]]
+            self.ahead_counts.replaced += 1
+        return self._newest, wanted[0]
+
+    def _ahead_for(self, moment: Moment) -> Ahead | None:
+        """The line kept for one of the moment's events, its biggest first."""
+        for event in sorted(moment.events, key=lambda e: -INTENSITY.get(e.kind or "", 0.0)):
+            if event.text in self.ahead:
+                return self.ahead[event.text]
+        return None
+
     def _cuts_in(self, offer: Offer) -> bool:
         """An event bigger than the line being spoken (any event, over a quiet line)."""
         return bool(offer.moment.events) and (offer.moment.intensity or 0.0) > self._speaking
+
+    def _write_ahead(self, base: Moment, event: Event) -> None:
+        """Write, rank and voice a line for `event` happening on top of `base`, and keep it;
+        give up as soon as a real event could be taken."""
+        from ripple.commentary import prompt_for
+        from ripple.generate import encode_prompt, reported_logprobs, sample
+        from ripple.prompting import find_template
+        from ripple.rank import RankContext, rank
+        from ripple.voice import synthesise
+
+        numbers = dict(base.numbers)
+        if event.kind == "kill" and "kills" in numbers:
+            numbers["kills"] += 1
+        moment = base.model_copy(update={"events": [event], "intensity": intensity([event]), "facts": [],
+                                         "numbers": numbers})
+        template = find_template(self.cfg.template, moment)
+        _, prompt = prompt_for(self.lm, template, moment, [])
+        encoded = encode_prompt(self.lm, prompt, room=self.cfg.sampling.max_new_tokens, reuse=self._encoded_ahead)
+        self._encoded_ahead = encoded
+        stopped = []
+
+        def interrupted(index: int, tokens: list[int], done: bool) -> bool:
+            with self._lock:
+                if self._stopping or any(self._urgent(o, writing_ahead=True) for o in self._queue):
+                    stopped.append(True)
+                    return True
+            return False
+
+        candidates = sample(self.lm, encoded, self.cfg.sampling, seed=self.seed + self._made, on_token=interrupted)
+        self._made += 1
+        if stopped:
+            self.ahead_counts.stopped += 1
+            return
+        context = RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=self.lm, encoded=encoded,
+                              logprobs=reported_logprobs(candidates))
+        ranked = rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
+        text = next((r.text for r in ranked if r.text.strip()), "")
+        if not text:
+            return
+        clip = synthesise(text, replace(self.cfg.voice, excitement=moment.intensity or 0.0), self.cache)
+        with self._lock:
+            self.ahead[event.text] = Ahead(event.text, text, template.name,
+                                           [(r.text, round(r.total, 4)) for r in ranked], clip, time.monotonic())
+            self.ahead_counts.written += 1
+
+    def _use_ahead(self, moment: Moment) -> Ahead | None:
+        """The line written ahead for this moment's event, taken out of the store, if it still fits."""
+        from ripple.rank import RankContext
+        from ripple.rank.loops import Loops
+
+        with self._lock:
+            ahead = self._ahead_for(moment)
+            if ahead is None:
+                return None
+            del self.ahead[ahead.event]
+        echo = Loops().score(RankContext(moment=moment, prompt="", previous=list(self._said)), [ahead.text])[0]
+        if echo.value < ECHO_LIMIT or not numbers_agree(ahead.text, moment):
+            self.ahead_counts.refused += 1
+            return None
+        self.ahead_counts.used += 1
+        return ahead
 
     def _comment(self, offer: Offer) -> None:
         from ripple.commentary import prompt_for
@@ -194,6 +369,11 @@ class Commentator(threading.Thread):
 
         picked = time.monotonic()
         moment, lm = offer.moment, self.lm
+        ahead = self._use_ahead(moment) if moment.events else None
+        if ahead is not None:
+            self._place(offer, ahead.text, ahead.template, ahead.candidates, picked, picked, picked, ahead.clip,
+                        ahead_s=round(picked - ahead.ready, 3))
+            return
         template = find_template(self.cfg.template, moment)
         # The lines already said are left out of the prompt: every token of it is run through
         # the model before the first word can be spoken (the beginning, the template's system
@@ -220,30 +400,48 @@ class Commentator(threading.Thread):
                 return
             line, clip = text, synthesise(text, voice, self.cache)
             ready = time.monotonic()
-        start = ready if self._cutting else max(ready, self._busy_until)
-        if self.spoken and self.spoken[-1].end > start:  # as a commentator stops mid-sentence
-            self.spoken[-1].end, self.spoken[-1].cut = start, True
         rest = line[len(text):].strip() if line.startswith(text) else ""
         if rest:  # heard after the first words, or after the silence while it was written
+            start = self._start(ready)
             rest_clip = synthesise(rest, voice, self.cache)
             gap = max(0.0, time.monotonic() - (start + clip_seconds(clip)))
             clip, text = join_clips(clip, gap, rest_clip, self.cache), f"{text} {rest}"
+        self._took.append(ready - picked)
+        self._place(offer, text, template.name, [(r.text, round(r.total, 4)) for r in ranked], picked, written,
+                    ready, clip, first=first.text if streamed else "")
+
+    def _start(self, ready: float) -> float:
+        return ready if self._cutting else max(ready, self._busy_until)
+
+    def _place(self, offer: Offer, text: str, template: str, candidates: list[tuple[str, float]], picked: float,
+               written: float, ready: float, clip: Path, first: str = "", ahead_s: float | None = None) -> None:
+        """Put a line on the session's timeline where it is heard, cutting short the one before."""
+        start = self._start(ready)
+        if self.spoken and self.spoken[-1].end > start:  # as a commentator stops mid-sentence
+            self.spoken[-1].end, self.spoken[-1].cut = start, True
         end = start + clip_seconds(clip)
+        moment = offer.moment
         self._busy_until = end
         self._speaking = (moment.intensity or 0.0) if moment.events else QUIET
-        self._took.append(ready - picked)
         self._said.append(text)
-        self.spoken.append(Spoken(moment, text, template.name, [(r.text, round(r.total, 4)) for r in ranked],
-                                  offer.shown, picked, written, ready, start, end, clip,
-                                  first=first.text if streamed else ""))
+        self.spoken.append(Spoken(moment, text, template, candidates, offer.shown, picked, written, ready, start, end,
+                                  clip, first=first, ahead_s=ahead_s))
+
+
+def numbers_agree(text: str, moment: Moment) -> bool:
+    """Every number in a line written ahead is one the real moment has (its numbers, events or
+    scene): 'health at 64' was true of the state it was written from, maybe not any more."""
+    import re
+
+    known = {str(v) for v in moment.numbers.values()}
+    known.update(re.findall(r"\d+", " ".join([moment.scene or "", *(e.text for e in moment.events)])))
+    return all(n in known for n in re.findall(r"\d+", text))
 
 
 class FirstWords:
     """generate.OnToken: voices the first clause any candidate finishes, unless the loops
     scorer marks it as an echo of a line already said (that candidate is then left to the
     ranking)."""
-
-    ECHO_LIMIT = 0.5  # a loops score below this refuses the clause
 
     def __init__(self, tokenizer, quoted: bool, context, voice: VoiceConfig, cache: Path):
         from ripple.rank.loops import Loops
@@ -266,7 +464,7 @@ class FirstWords:
         words = first_clause(raw, self.quoted, done, *FIRST_WORDS)
         if not words:
             return
-        if self.loops.score(self.context, [words])[0].value < self.ECHO_LIMIT:
+        if self.loops.score(self.context, [words])[0].value < ECHO_LIMIT:
             self.refused.add(index)
             return
         self.index, self.text, self.written = index, words, time.monotonic()
@@ -292,4 +490,6 @@ def warm_up(commentator: Commentator, moment: Moment) -> float:
     commentator._speaking, commentator._cutting = QUIET, False
     commentator._took.clear()
     commentator.drops = Drops()
+    commentator.ahead.clear()
+    commentator.ahead_counts = AheadCounts()
     return time.monotonic() - started

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from ripple.errors import InputError
+from ripple.games.events import likely_kills
 from ripple.games.source import Observation
-from ripple.state import SeenObject
+from ripple.state import Event, Moment, SeenObject
 
 GAME = "Doom"
 FPS = 35  # ViZDoom's tic rate: the game advances 35 tics per second of play
@@ -250,6 +251,12 @@ class DoomSource:
 def about(scenario: str) -> tuple[str, str, list[str]]:
     """The game's name, what is played, and facts for colour, before any engine starts."""
     return GAME, f"Doom, scenario {scenario}", [*FACTS, f"the scenario: {SCENARIOS[scenario]}"]
+
+
+def likely_events(moment: Moment) -> list[Event]:
+    """Events that could come next, for the live commentator to write lines for ahead of
+    time: the kill of each kind of monster in view, the nearest the crosshair first."""
+    return likely_kills(moment, display, is_monster)
 
 
 def check_scenario(scenario: str) -> None:

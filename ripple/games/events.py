@@ -14,7 +14,7 @@ from collections.abc import Callable
 from statistics import median
 
 from ripple.games.source import Observation
-from ripple.state import Event
+from ripple.state import Event, Moment
 
 HEAVY_DAMAGE = 20  # health lost within DAMAGE_WINDOW_S that makes 'heavy damage' (a pistol shot is ~10)
 DAMAGE_WINDOW_S = 1.0
@@ -35,6 +35,20 @@ INTENSITY: dict[str, float] = {
 
 def _a(name: str) -> str:
     return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
+def kill_text(words: str) -> str:
+    """What a kill event says, given how the enemy is said ('Zombieman' -> 'the player kills a Zombieman')."""
+    return f"the player kills {_a(words)}"
+
+
+def likely_kills(moment: Moment, say: Callable[[str], str], is_enemy: Callable[[str], bool]) -> list[Event]:
+    """The kill events that could come next: one per kind of enemy in view, the one nearest
+    the crosshair (the middle of the screen) first. The live commentator writes lines for
+    them ahead of time (commentator.py); each is exactly the event the detector would report."""
+    enemies = sorted((o for o in moment.objects if is_enemy(o.name)), key=lambda o: abs(o.x - 0.5))
+    names = list(dict.fromkeys(o.name for o in enemies))
+    return [Event(text=kill_text(say(name)), time=moment.time, kind="kill") for name in names]
 
 
 class EventDetector:
@@ -80,8 +94,7 @@ class EventDetector:
         kills = now.get("kills", 0) - old.get("kills", 0)
         victims = list(obs.corpses)
         for i in range(max(kills, len(victims))):
-            add(f"the player kills {_a(self.say(victims[i]))}" if i < len(victims) else "the player kills an enemy",
-                "kill")
+            add(kill_text(self.say(victims[i])) if i < len(victims) else "the player kills an enemy", "kill")
         if "lives" in now and "lives" in old and now["lives"] < old["lives"]:
             left = now["lives"]
             add(f"the player loses a life, {left} left" if left else "the player loses the last life", "life_lost")

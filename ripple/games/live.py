@@ -48,12 +48,13 @@ class Latency:
     p50_s: float | None
     p95_s: float | None
     max_s: float | None
+    ahead: int = 0  # of those, spoken from a line written before the event
 
     def line(self) -> str:
         if not self.events:
             return "no eventful moment was spoken, so there is no latency to report"
-        return (f"event to first audio over {self.events} spoken events: p50 {self.p50_s:.2f} s, "
-                f"p95 {self.p95_s:.2f} s, max {self.max_s:.2f} s")
+        return (f"event to first audio over {self.events} spoken events ({self.ahead} written ahead): "
+                f"p50 {self.p50_s:.2f} s, p95 {self.p95_s:.2f} s, max {self.max_s:.2f} s")
 
 
 @dataclass
@@ -66,6 +67,7 @@ class LiveSession:
     drops: dict[str, int]
     offered: int
     warm_up_s: float
+    ahead: dict[str, int] = field(default_factory=dict)  # lines written ahead: written, used, stopped, ...
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -76,11 +78,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def latency_of(spoken: list[Spoken]) -> Latency:
-    delays = [s.latency for s in spoken if s.moment.events]
+    eventful = [s for s in spoken if s.moment.events]
+    delays = [s.latency for s in eventful]
     if not delays:
         return Latency(0, None, None, None)
     return Latency(len(delays), round(percentile(delays, 50), 3), round(percentile(delays, 95), 3),
-                   round(max(delays), 3))
+                   round(max(delays), 3), sum(s.ahead_s is not None for s in eventful))
 
 
 def check_live(cfg: LiveConfig):
@@ -130,7 +133,7 @@ def _session(cfg: LiveConfig, module, progress: Progress, lm) -> LiveSession:
     run_id = rec.run_id or new_run_id(rec.out_dir, f"live-{rec.game}-{rec.scenario}")
     folder = Path(rec.out_dir) / run_id
     game, title, facts = module.about(rec.scenario)
-    commentator = Commentator(lm, cfg.commentator, rec.seed)
+    commentator = Commentator(lm, cfg.commentator, rec.seed, likely=getattr(module, "likely_events", None))
     progress("warming up the commentator", 0, 1)
     warm = warm_up(commentator, Moment(game=game, time=0.0, scene=title, facts=facts,
                                        events=[{"text": "the game begins", "kind": "start"}]))
@@ -146,7 +149,8 @@ def _session(cfg: LiveConfig, module, progress: Progress, lm) -> LiveSession:
         if commentator.error is not None:
             raise commentator.error
         session = LiveSession(cfg, folder, played, commentator.spoken, latency_of(commentator.spoken),
-                              asdict(commentator.drops), commentator.offered, round(warm, 3))
+                              asdict(commentator.drops), commentator.offered, round(warm, 3),
+                              asdict(commentator.ahead_counts) if commentator.likely else {})
         _write(session, tmp, run_id)
     return session
 
@@ -168,7 +172,8 @@ def _write(session: LiveSession, tmp: Path, run_id: str) -> None:
     render(info, tmp / "narration.wav", [l for l in lines if l.start < video_s], tmp / "narrated.mp4", RenderConfig())
     (tmp / "narrated.srt").write_text(to_srt(lines))
     latency = asdict(session.latency) | {"drops": session.drops, "offered": session.offered,
-                                         "spoken": len(session.spoken), "pace": asdict(played.pace)}
+                                         "spoken": len(session.spoken), "written_ahead": session.ahead,
+                                         "pace": asdict(played.pace)}
     (tmp / "latency.json").write_text(json.dumps(latency, indent=2) + "\n")
     narration = {
         "config": session.config.to_dict(),
@@ -178,7 +183,7 @@ def _write(session: LiveSession, tmp: Path, run_id: str) -> None:
             {"text": s.text, "template": s.template, "moment_time": s.moment.time,
              "events": [e.model_dump(exclude_none=True) for e in s.moment.events],
              "intensity": s.moment.intensity, "start": line.start, "end": line.end,
-             "cut": s.cut, "first_words": s.first, "latency_s": round(s.latency, 3),
+             "cut": s.cut, "first_words": s.first, "written_ahead_s": s.ahead_s, "latency_s": round(s.latency, 3),
              "waited_s": round(s.picked - s.shown, 3),
              "generate_s": round(s.written - s.picked, 3), "voice_s": round(s.ready - s.written, 3),
              "audio": f"voice/{s.clip.name}", "candidates": [{"text": t, "total": v} for t, v in s.candidates]}
