@@ -118,12 +118,14 @@ def main() -> None:
     parser.add_argument("--skip-record", action="store_true")
     parser.add_argument("--setting", action="append", choices=list(SETTINGS),
                         help="record + narrate with only this setting (repeatable; default: all)")
+    parser.add_argument("--out", type=Path, help="keep the runs in this folder (default: a temporary one)")
     parser.add_argument("--live", action="append", choices=list(LIVE),
                         help="live with only this setting (repeatable, run in the order given; default: all)")
     args = parser.parse_args()
     settings = [s for s in SETTINGS if s in (args.setting or SETTINGS)]
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.out or scratch
         if not args.skip_record:
             rows = bench_record_narrate(Path(tmp), args.seconds, args.scenario, args.seed, settings)
             print(f"\nrecord + narrate {args.seconds:g} s of Doom ({args.scenario}), wall seconds "
