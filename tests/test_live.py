@@ -283,16 +283,19 @@ def test_writing_ahead_is_not_stopped_by_an_ordinary_event(tiny_lm):
     assert c._take().moment.time == 1.1  # ...and is taken next, cutting in over the quiet line
 
 
-def test_writing_ahead_stops_for_a_line_ready_to_speak(tiny_lm):
+def test_a_line_ready_to_speak_is_spoken_while_another_is_written_ahead(tiny_lm):
     c = ahead_commentator(tiny_lm)
     c.offer(in_view(1.0, "Zombieman", "ShotgunGuy"), time.monotonic())
     c._write_ahead(*c._take())  # the Zombieman's kill
+    kept = c.ahead["the player kills a Zombieman"]
     base, event = c._take()  # the Shotgun Guy's next
     c._busy_until = 0.0  # the voice is free
     c.offer(in_view(1.2, events=["the player kills a Zombieman"]), time.monotonic())
     c._write_ahead(base, event)
-    assert event.text not in c.ahead and c.ahead_counts.stopped == 1
-    assert c._take().moment.time == 1.2
+    line = c.spoken[-1]
+    assert (line.moment.time, line.text, line.ahead_s is not None) == (1.2, kept.text, True)
+    assert line.start < c.ahead[event.text].ready  # heard before the other line was written...
+    assert c.ahead_counts.stopped == 0 and c.ahead_counts.written == 2  # ...which was written all the same
 
 
 def test_writing_ahead_stops_for_the_biggest_events(tiny_lm):
@@ -304,3 +307,17 @@ def test_writing_ahead_stops_for_the_biggest_events(tiny_lm):
     c._write_ahead(base, event)
     assert c.ahead == {} and c.ahead_counts.stopped == 1 and c.ahead_counts.written == 0
     assert c._take().moment.time == 1.2
+
+
+def test_events_that_can_come_again_in_the_same_words_are_likely_too():
+    from ripple.games import doom
+
+    c = Commentator(None, CommentatorConfig(weights={"loops": 1.0}), likely=doom.likely_events)
+    c._busy_until, c._speaking = time.monotonic() + 30.0, 1.0  # nothing can be taken
+    c.offer(Moment(game="Doom", time=1.0, intensity=0.9, events=[
+        {"text": "level complete", "kind": "level_end"}, {"text": "health is down to 22", "kind": "low_health"}]),
+        time.monotonic())
+    c.offer(in_view(2.0, "Zombieman"), time.monotonic())
+    # the newest moment's kills first, then what happened before; numbers never come back word for word
+    assert list(c._likely) == ["the player kills a Zombieman", "level complete"]
+    assert c._take()[1].text == "the player kills a Zombieman"

@@ -23,11 +23,14 @@ frame an event was played in to that first audio.
 With `ahead` (the default, for games that can say what may come next: games/doom.py's
 likely_events) the worker also writes lines before their events happen. When nothing can
 be taken yet it writes, ranks and voices a whole line for a likely event (the kill of an
-enemy in view, the one in the crosshair first) on the newest moment's state, and keeps it.
+enemy in view, the one in the crosshair first; then events that happened already and can
+happen again in the same words, such as a level's end) on the newest moment's state, and
+keeps it.
 When that event then happens its line is spoken at once, unless a number in it is not in the
-real moment or it echoes a line said since; otherwise the line is written as above. Writing
-ahead stops when a line written ahead can be spoken, or for the biggest events; other events
-that come meanwhile wait for it, and may go stale.
+real moment or it echoes a line said since; otherwise the line is written as above. If that
+happens while another line is being written ahead, the ready one is spoken between two of
+its tokens and the writing goes on; the biggest events stop it, and other events wait for
+it (they may go stale).
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ LIVE_WEIGHTS = {"coherence": 1.0, "relevance": 0.0, "loops": 1.0, "length": 0.5}
 FIRST_LEAD_S = 0.5  # before any line was timed: how early to start making the next one
 QUIET = -1.0  # the intensity a line about an uneventful moment counts as: any event may cut in
 FIRST_WORDS = (3, 6)  # streaming: a clause of at least 3 words, or the first 6 words when none ends sooner
-AHEAD_KEPT = 3  # lines written ahead kept at most (one each for the likeliest events)
+AHEAD_KEPT = 4  # lines written ahead kept at most (one each for the likeliest events)
+RECUR = {"kill", "level_end", "life_lost", "pickup"}  # kinds of event whose very words come again
 LIKELY_KEPT = 8  # likely events remembered: monsters seen a while ago come back
 BREAKS_IN = 0.9  # an event this intense stops a line being written ahead (events.INTENSITY: life lost, level end)
 AHEAD_KEEP_S = 30.0  # a line written ahead is used at most this long after it was written
@@ -171,8 +175,11 @@ class Commentator(threading.Thread):
         with self._lock:
             self.offered += 1
             self._newest = moment
-            if self.likely is not None:  # what the newest moment makes likely, then what earlier ones did
+            if self.likely is not None:
+                # What the newest moment makes likely, then what just happened and may happen
+                # again word for word (a level's end, a pickup), then what was likely before.
                 fresh = {e.text: e for e in self.likely(moment)}
+                fresh |= {e.text: e for e in moment.events if e.kind in RECUR and not any(c.isdigit() for c in e.text)}
                 self._likely = dict(list((fresh | {t: e for t, e in self._likely.items() if t not in fresh}).items())
                                     [:LIKELY_KEPT])
             self._queue.append(Offer(moment, shown))
@@ -320,10 +327,21 @@ class Commentator(threading.Thread):
         stopped = []
 
         def interrupted(index: int, tokens: list[int], done: bool) -> bool:
+            # A line written ahead that can be spoken now is spoken from here, between two
+            # tokens (it needs no model), and the writing goes on; the biggest events stop it.
             with self._lock:
-                if self._stopping or any(self._urgent(o, writing_ahead=True) for o in self._queue):
+                self._drop_stale()
+                if self._stopping or any(self._cuts_in(o) and (o.moment.intensity or 0.0) >= BREAKS_IN
+                                         for o in self._queue):
                     stopped.append(True)
                     return True
+                ready = [o for o in self._queue if o.moment.events and self._urgent(o, writing_ahead=True)]
+                if not ready:
+                    return False
+                offer = max(ready, key=lambda o: (o.moment.intensity or 0, o.shown))
+                self._queue.remove(offer)
+                self._cutting = time.monotonic() < self._busy_until and self._cuts_in(offer)
+            self._speak_ahead(offer)
             return False
 
         candidates = sample(self.lm, encoded, self.cfg.sampling, seed=self.seed + self._made, on_token=interrupted)
@@ -359,6 +377,18 @@ class Commentator(threading.Thread):
             return None
         self.ahead_counts.used += 1
         return ahead
+
+    def _speak_ahead(self, offer: Offer) -> None:
+        """Speak the line written ahead for this moment's event; a line refused there leaves
+        the moment to be taken as usual."""
+        picked = time.monotonic()
+        ahead = self._use_ahead(offer.moment)
+        if ahead is None:
+            with self._lock:
+                self._queue.appendleft(offer)
+            return
+        self._place(offer, ahead.text, ahead.template, ahead.candidates, picked, picked, picked, ahead.clip,
+                    ahead_s=round(picked - ahead.ready, 3))
 
     def _comment(self, offer: Offer) -> None:
         from ripple.commentary import prompt_for
