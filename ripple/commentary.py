@@ -45,7 +45,9 @@ class MomentResult:
     @property
     def line(self) -> str:
         """The chosen line: the best candidate that says anything."""
-        return next((r.text for r in self.ranked if r.text.strip()), "")
+        from ripple.rank import best_line
+
+        return best_line(self.ranked)
 
     def to_json(self, index: int) -> dict[str, Any]:
         return {

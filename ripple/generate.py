@@ -18,9 +18,8 @@ from ripple.config import SamplingConfig
 from ripple.prompting import QUOTE
 
 # Told of every token as it is written: (candidate index, its tokens so far, whether it has
-# ended), so a caller can act on a line before the whole batch is finished (live's first clause).
-# on_token(index, tokens so far, done): hears of each candidate's every token as it is
-# written; returning True stops the writing of every candidate there (what was written so
+# ended), so a caller can act on a line before the whole batch is finished (live's first
+# clause). Returning True stops the writing of every candidate there (what was written so
 # far is returned).
 OnToken = Callable[[int, list[int], bool], bool | None]
 

@@ -6,7 +6,6 @@ observations made by hand; the recording goes through `ripple narrate --states`.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 
 from ripple.games.source import Observation
 from ripple.state import Event, Moment, SeenObject, load_moments
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_here
 from tests.media import streams
 
 DOOM_SECONDS, DOOM_SEED = 4.0, 1  # deadly_corridor with seed 1: kills in the first two seconds
@@ -175,9 +174,7 @@ def test_recording_goes_through_narrate_with_its_events(doom_run, tiny_lm, tmp_p
     assert streams(result.folder / "narrated.mp4")["frames"] == rec.played.frames
 
 
-def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, monkeypatch):
-    from ripple.cli import main
-
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path):
     (tmp_path / "taken").mkdir()
     cases = [
         (["record", "doom", "--scenario", "e1m1"], "--scenario: unknown Doom scenario 'e1m1'"),
@@ -191,11 +188,9 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, monk
         (["live", "doom", "--stale-after", "0"], "--stale-after: must be above 0 seconds"),
     ]
     for args, message in cases:
-        monkeypatch.setattr(sys, "argv", ["ripple", *args, "--out", str(tmp_path)])
-        with pytest.raises(SystemExit) as exit_:
-            main()
-        err = capsys.readouterr().err
-        assert exit_.value.code == 2, (args, err)
+        result = run_here(*args, "--out", str(tmp_path))
+        err = result.stderr
+        assert result.returncode == 2, (args, err)
         assert err.count("\n") == 1 and err.startswith("ripple: error: ") and message in err, (args, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"] and not any((tmp_path / "taken").iterdir())
 

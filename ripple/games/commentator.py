@@ -125,7 +125,7 @@ class Ahead:
 class AheadCounts:
     written: int = 0  # lines written ahead
     used: int = 0  # spoken when their event came
-    stopped: int = 0  # abandoned half-written: an event could be taken
+    stopped: int = 0  # abandoned half-written: a life lost or a level's end broke in
     refused: int = 0  # their event came, but a number disagreed or the line echoed one said since
     replaced: int = 0  # made room for a likelier event's line, or grew too old
 
@@ -152,7 +152,6 @@ class Commentator(threading.Thread):
         self.ahead_counts = AheadCounts()
         self._newest: Moment | None = None  # the newest moment offered: what lines are written ahead from
         self._likely: dict[str, Event] = {}  # events likely to come, the newest moment's first, then those seen before
-        self._encoded_ahead = None
         self.scorers = build_scorers(RankConfig(weights=cfg.weights))
         self.cache = cache_root()
         self.spoken: list[Spoken] = []
@@ -224,16 +223,14 @@ class Commentator(threading.Thread):
         spoken without a gap, or it cuts that one short (under the lock)."""
         return self._cuts_in(offer) or self._busy_until - self._lead_for(offer) <= time.monotonic()
 
-    def _urgent(self, offer: Offer, writing_ahead: bool = False) -> bool:
-        """An event to take before writing a line ahead: its line is written already and the
-        voice is free for it, or it cuts in. While a line is being written ahead only the
-        biggest events (a life lost, a level's end) cut in: that line is what makes the
-        next kill heard at once (under the lock)."""
-        if not offer.moment.events:
-            return False
-        if self._ahead_for(offer.moment) is not None and self._due(offer):
-            return True
-        return self._cuts_in(offer) and (not writing_ahead or (offer.moment.intensity or 0.0) >= BREAKS_IN)
+    def _ready(self, offer: Offer) -> bool:
+        """An event whose line is written already, with the voice free for it (under the lock)."""
+        return self._ahead_for(offer.moment) is not None and self._due(offer)
+
+    def _breaks_in(self, offer: Offer) -> bool:
+        """An event big enough (a life lost, a level's end) to stop a line being written
+        ahead: that line is what makes the next kill heard at once (under the lock)."""
+        return self._cuts_in(offer) and (offer.moment.intensity or 0.0) >= BREAKS_IN
 
     def _take(self) -> Offer | tuple[Moment, Event] | None:
         """What to do next: the moment to comment on, an event to write a line for ahead of
@@ -248,7 +245,7 @@ class Commentator(threading.Thread):
                 self._drop_stale()
                 if self._stopping:
                     return None
-                if any(self._urgent(o) for o in self._queue):
+                if any(self._ready(o) or self._cuts_in(o) for o in self._queue):
                     break
                 ahead = self._to_write_ahead()
                 if ahead is not None:
@@ -308,11 +305,9 @@ class Commentator(threading.Thread):
 
     def _write_ahead(self, base: Moment, event: Event) -> None:
         """Write, rank and voice a line for `event` happening on top of `base`, and keep it;
-        give up as soon as a real event could be taken."""
-        from ripple.commentary import prompt_for
-        from ripple.generate import encode_prompt, reported_logprobs, sample
-        from ripple.prompting import find_template
-        from ripple.rank import RankContext, rank
+        give up only when one of the biggest events comes meanwhile."""
+        from ripple.generate import sample
+        from ripple.rank import best_line
         from ripple.voice import synthesise
 
         numbers = dict(base.numbers)
@@ -320,10 +315,7 @@ class Commentator(threading.Thread):
             numbers["kills"] += 1
         moment = base.model_copy(update={"events": [event], "intensity": intensity([event]), "facts": [],
                                          "numbers": numbers})
-        template = find_template(self.cfg.template, moment)
-        _, prompt = prompt_for(self.lm, template, moment, [])
-        encoded = encode_prompt(self.lm, prompt, room=self.cfg.sampling.max_new_tokens, reuse=self._encoded_ahead)
-        self._encoded_ahead = encoded
+        template, context = self._prompt(moment)
         stopped = []
 
         def interrupted(index: int, tokens: list[int], done: bool) -> bool:
@@ -331,28 +323,28 @@ class Commentator(threading.Thread):
             # tokens (it needs no model), and the writing goes on; the biggest events stop it.
             with self._lock:
                 self._drop_stale()
-                if self._stopping or any(self._cuts_in(o) and (o.moment.intensity or 0.0) >= BREAKS_IN
-                                         for o in self._queue):
+                if self._stopping or any(self._breaks_in(o) for o in self._queue):
                     stopped.append(True)
                     return True
-                ready = [o for o in self._queue if o.moment.events and self._urgent(o, writing_ahead=True)]
+                ready = [o for o in self._queue if self._ready(o)]
                 if not ready:
                     return False
                 offer = max(ready, key=lambda o: (o.moment.intensity or 0, o.shown))
                 self._queue.remove(offer)
                 self._cutting = time.monotonic() < self._busy_until and self._cuts_in(offer)
-            self._speak_ahead(offer)
+            if not self._speak_ahead(offer):  # refused: left to be taken as usual
+                with self._lock:
+                    self._queue.appendleft(offer)
             return False
 
-        candidates = sample(self.lm, encoded, self.cfg.sampling, seed=self.seed + self._made, on_token=interrupted)
+        candidates = sample(self.lm, context.encoded, self.cfg.sampling, seed=self.seed + self._made,
+                            on_token=interrupted)
         self._made += 1
         if stopped:
             self.ahead_counts.stopped += 1
             return
-        context = RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=self.lm, encoded=encoded,
-                              logprobs=reported_logprobs(candidates))
-        ranked = rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
-        text = next((r.text for r in ranked if r.text.strip()), "")
+        ranked = self._rank(candidates, context)
+        text = best_line(ranked)
         if not text:
             return
         clip = synthesise(text, replace(self.cfg.voice, excitement=moment.intensity or 0.0), self.cache)
@@ -361,69 +353,75 @@ class Commentator(threading.Thread):
                                            [(r.text, round(r.total, 4)) for r in ranked], clip, time.monotonic())
             self.ahead_counts.written += 1
 
-    def _use_ahead(self, moment: Moment) -> Ahead | None:
-        """The line written ahead for this moment's event, taken out of the store, if it still fits."""
+    def _speak_ahead(self, offer: Offer) -> bool:
+        """Speak the line written ahead for this moment's event, taken out of the store, unless
+        a number in it no longer holds or it echoes a line said since; False when none is spoken."""
         from ripple.rank import RankContext
         from ripple.rank.loops import Loops
 
-        with self._lock:
-            ahead = self._ahead_for(moment)
-            if ahead is None:
-                return None
-            del self.ahead[ahead.event]
-        echo = Loops().score(RankContext(moment=moment, prompt="", previous=list(self._said)), [ahead.text])[0]
-        if echo.value < ECHO_LIMIT or not numbers_agree(ahead.text, moment):
-            self.ahead_counts.refused += 1
-            return None
-        self.ahead_counts.used += 1
-        return ahead
-
-    def _speak_ahead(self, offer: Offer) -> None:
-        """Speak the line written ahead for this moment's event; a line refused there leaves
-        the moment to be taken as usual."""
         picked = time.monotonic()
-        ahead = self._use_ahead(offer.moment)
-        if ahead is None:
-            with self._lock:
-                self._queue.appendleft(offer)
-            return
+        with self._lock:
+            ahead = self._ahead_for(offer.moment)
+            if ahead is None:
+                return False
+            del self.ahead[ahead.event]
+        echo = Loops().score(RankContext(moment=offer.moment, prompt="", previous=list(self._said)), [ahead.text])[0]
+        if echo.value < ECHO_LIMIT or not numbers_agree(ahead.text, offer.moment):
+            self.ahead_counts.refused += 1
+            return False
+        self.ahead_counts.used += 1
         self._place(offer, ahead.text, ahead.template, ahead.candidates, picked, picked, picked, ahead.clip,
                     ahead_s=round(picked - ahead.ready, 3))
+        return True
 
-    def _comment(self, offer: Offer) -> None:
+    def _prompt(self, moment: Moment):
+        """The moment's template and its ranking context, the prompt encoded (reusing the last
+        prompt's cache where they agree)."""
         from ripple.commentary import prompt_for
-        from ripple.generate import encode_prompt, reported_logprobs, sample
+        from ripple.generate import encode_prompt
         from ripple.prompting import find_template
-        from ripple.rank import RankContext, rank
-        from ripple.voice import join_clips, synthesise
+        from ripple.rank import RankContext
 
-        picked = time.monotonic()
-        moment, lm = offer.moment, self.lm
-        ahead = self._use_ahead(moment) if moment.events else None
-        if ahead is not None:
-            self._place(offer, ahead.text, ahead.template, ahead.candidates, picked, picked, picked, ahead.clip,
-                        ahead_s=round(picked - ahead.ready, 3))
-            return
         template = find_template(self.cfg.template, moment)
         # The lines already said are left out of the prompt: every token of it is run through
         # the model before the first word can be spoken (the beginning, the template's system
         # text and examples, is computed once: ctranslate.py). The loops scorer still sees
         # them and marks repeats.
-        _, prompt = prompt_for(lm, template, moment, [])
-        self._encoded = encode_prompt(lm, prompt, room=self.cfg.sampling.max_new_tokens, reuse=self._encoded)
-        context = RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=lm, encoded=self._encoded)
+        _, prompt = prompt_for(self.lm, template, moment, [])
+        self._encoded = encode_prompt(self.lm, prompt, room=self.cfg.sampling.max_new_tokens, reuse=self._encoded)
+        return template, RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=self.lm,
+                                     encoded=self._encoded)
+
+    def _rank(self, candidates, context):
+        """Candidates best first, against the lines said by now (one may have been said while
+        a line was written ahead) and the log-probabilities the model reported."""
+        from ripple.generate import reported_logprobs
+        from ripple.rank import rank
+
+        context = replace(context, previous=list(self._said), logprobs=reported_logprobs(candidates))
+        return rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
+
+    def _comment(self, offer: Offer) -> None:
+        from ripple.generate import sample
+        from ripple.rank import best_line
+        from ripple.voice import join_clips, synthesise
+
+        picked = time.monotonic()
+        if self._speak_ahead(offer):
+            return
+        moment, lm = offer.moment, self.lm
+        template, context = self._prompt(moment)
         voice = replace(self.cfg.voice, excitement=moment.intensity or 0.0)
         first = FirstWords(lm.tokenizer, self._encoded.quoted, context, voice, self.cache) if self.cfg.stream else None
         candidates = sample(lm, self._encoded, self.cfg.sampling, seed=self.seed + self._made, on_token=first)
         self._made += 1
-        context = replace(context, logprobs=reported_logprobs(candidates))
-        ranked = rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
+        ranked = self._rank(candidates, context)
         streamed = first is not None and first.clip is not None
         if streamed:  # already being heard: its candidate is the line
             line = candidates[first.index].text
             text, written, ready, clip = first.text, first.written, first.ready, first.clip
         else:
-            text = next((r.text for r in ranked if r.text.strip()), "")
+            text = best_line(ranked)
             written = time.monotonic()
             if not text:
                 self.drops.no_line += 1

@@ -133,7 +133,7 @@ def _session(cfg: LiveConfig, module, progress: Progress, lm) -> LiveSession:
     run_id = rec.run_id or new_run_id(rec.out_dir, f"live-{rec.game}-{rec.scenario}")
     folder = Path(rec.out_dir) / run_id
     game, title, facts = module.about(rec.scenario)
-    commentator = Commentator(lm, cfg.commentator, rec.seed, likely=getattr(module, "likely_events", None))
+    commentator = Commentator(lm, cfg.commentator, rec.seed, likely=module.likely_events)
     progress("warming up the commentator", 0, 1)
     warm = warm_up(commentator, Moment(game=game, time=0.0, scene=title, facts=facts,
                                        events=[{"text": "the game begins", "kind": "start"}]))

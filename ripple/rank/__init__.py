@@ -26,7 +26,7 @@ SCORERS: dict[str, Callable[[RankConfig], Scorer]] = {
     "reward": lambda cfg: Reward(cfg.reward_model),  # off unless weighted: --weight reward=N
 }
 
-__all__ = ["SCORERS", "Ranked", "RankContext", "Score", "build_scorers", "rank", "parse_weights"]
+__all__ = ["SCORERS", "Ranked", "RankContext", "Score", "best_line", "build_scorers", "rank", "parse_weights"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +74,8 @@ def rank(texts: list[str], ctx: RankContext, scorers: list[Scorer], weights: dic
         for i, text in enumerate(texts)
     ]
     return sorted(ranked, key=lambda r: (-r.total, r.index))
+
+
+def best_line(ranked: list[Ranked]) -> str:
+    """The chosen line: the best ranked candidate that says anything ("" when none does)."""
+    return next((r.text for r in ranked if r.text.strip()), "")
