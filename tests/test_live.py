@@ -224,7 +224,8 @@ def ahead_commentator(tiny_lm):
     from ripple.games.commentator import QUIET
 
     c = Commentator(tiny_lm, CommentatorConfig(model=tiny_lm.spec.name, sampling=SamplingConfig(candidates=2, max_new_tokens=8),
-                                               weights={"loops": 1.0, "length": 1.0}, voice=VoiceConfig(backend="espeak-ng")),
+                                               weights={"loops": 1.0, "length": 1.0}, voice=VoiceConfig(backend="espeak-ng"),
+                                               stale_after_s=60.0),  # a stalled machine must not make events stale here
                     likely=doom.likely_events)
     c._busy_until, c._speaking = time.monotonic() + 30.0, QUIET  # a quiet line is being spoken
     return c
