@@ -30,7 +30,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/ripple generate examples/doom.yaml
 
-test: $(STAMP) sysdeps
+# The Python install and the Debian packages are set up side by side: one mostly waits on
+# the disk and the CPU, the other on the network.
+test:
+	@$(MAKE) --no-print-directory -j2 $(STAMP) sysdeps
 	$(PY) -m pytest -q
 
 # Ray (240 MB) is only for `--engine ray`, which the slower tests start a real head for
