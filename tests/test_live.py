@@ -199,14 +199,43 @@ def in_view(t: float, *names: str, events: list[str] = (), numbers: dict | None 
                   intensity=0.8 if events else 0.3)
 
 
-def test_likely_events_are_the_kills_of_monsters_in_view_nearest_the_crosshair_first():
+def test_likely_events_are_the_nearest_kill_the_episodes_end_then_other_kills():
     from ripple.games import doom
 
     likely = doom.likely_events(in_view(1.0, "ShotgunGuy", "Zombieman", "Medikit", "ShotgunGuy", "DoomImp"))
     # x: ShotgunGuy 0.167, Zombieman 0.333, Medikit 0.5 (no monster), ShotgunGuy 0.667, Imp 0.833
-    assert [e.text for e in likely] == ["the player kills a Zombieman", "the player kills a Shotgun Guy",
-                                        "the player kills an Imp"]
-    assert {e.kind for e in likely} == {"kill"} and doom.likely_events(in_view(1.0, "Medikit")) == []
+    assert [(e.text, e.kind) for e in likely] == [
+        ("the player kills a Zombieman", "kill"), ("level complete", "level_end"), ("the player dies", "life_lost"),
+        ("the player kills a Shotgun Guy", "kill"), ("the player kills an Imp", "kill")]
+    # no monster in view: only the episode's end; the next death is numbered as the detector numbers it
+    after = doom.likely_events(in_view(1.0, "Medikit", numbers={"health": 100, "deaths": 2}))
+    assert [e.text for e in after] == ["level complete", "the player dies (death number 3)"]
+
+
+def test_a_likely_episode_end_is_worded_as_the_detector_reports_it():
+    """A line written ahead is found by its event's exact words: the detector's death and level
+    end must read as likely_ends said they would, the deaths numbered alike."""
+    import numpy as np
+
+    from ripple.games.events import EventDetector, likely_ends
+    from ripple.games.source import Observation
+
+    detector, tic = EventDetector(), 0
+
+    def step(deaths: int, **happened) -> tuple[Moment, list]:
+        nonlocal tic
+        tic += 1
+        numbers = {"health": 50, "kills": 0, "deaths": deaths}
+        events = detector.update(Observation(tic=tic, time=tic / 35, frame=np.zeros((2, 2, 3), np.uint8), audio=None,
+                                             numbers=numbers, **happened))
+        return Moment(game="Doom", time=tic / 35, numbers=numbers), [e for e in events if e.kind != "spotted"]
+
+    before, _ = step(0)
+    for deaths, happened in [(1, {"died": True}), (1, {"ended": "level end"}), (2, {"died": True}),
+                             (3, {"died": True})]:
+        likely = {e.text: e.kind for e in likely_ends(before)}
+        before, events = step(deaths, restarted=True, **happened)
+        assert len(events) == 1 and likely.get(events[0].text) == events[0].kind, (likely, events)
 
 
 def test_numbers_in_a_line_written_ahead_must_hold_for_the_real_moment():
@@ -245,7 +274,7 @@ def test_a_line_written_ahead_is_spoken_the_moment_its_event_comes(tiny_lm):
     kept = c.ahead["the player kills a Zombieman"]
     assert kept.text and abs(load_audio(kept.clip)).max() > 0.01 and c.ahead_counts.written == 1
     base, event = c._take()  # the next likeliest, while the voice is still busy
-    assert event.text == "the player kills a Shotgun Guy"
+    assert event.text == "level complete"
 
     shown = time.monotonic()
     c.offer(in_view(1.5, "ShotgunGuy", events=["the player kills a Zombieman"]), shown)
@@ -289,7 +318,7 @@ def test_a_line_ready_to_speak_is_spoken_while_another_is_written_ahead(tiny_lm)
     c.offer(in_view(1.0, "Zombieman", "ShotgunGuy"), time.monotonic())
     c._write_ahead(*c._take())  # the Zombieman's kill
     kept = c.ahead["the player kills a Zombieman"]
-    base, event = c._take()  # the Shotgun Guy's next
+    base, event = c._take()  # the level's end next
     c._busy_until = 0.0  # the voice is free
     c.offer(in_view(1.2, events=["the player kills a Zombieman"]), time.monotonic())
     c._write_ahead(base, event)
@@ -316,9 +345,11 @@ def test_events_that_can_come_again_in_the_same_words_are_likely_too():
     c = Commentator(None, CommentatorConfig(weights={"loops": 1.0}), likely=doom.likely_events)
     c._busy_until, c._speaking = time.monotonic() + 30.0, 1.0  # nothing can be taken
     c.offer(Moment(game="Doom", time=1.0, intensity=0.9, events=[
-        {"text": "level complete", "kind": "level_end"}, {"text": "health is down to 22", "kind": "low_health"}]),
-        time.monotonic())
+        {"text": "the player picks up a Medikit", "kind": "pickup"},
+        {"text": "health is down to 22", "kind": "low_health"}]), time.monotonic())
     c.offer(in_view(2.0, "Zombieman"), time.monotonic())
-    # the newest moment's kills first, then what happened before; numbers never come back word for word
-    assert list(c._likely) == ["the player kills a Zombieman", "level complete"]
+    # what the newest moment makes likely first, then what happened before; numbers never come
+    # back word for word
+    assert list(c._likely) == ["the player kills a Zombieman", "level complete", "the player dies",
+                               "the player picks up a Medikit"]
     assert c._take()[1].text == "the player kills a Zombieman"

@@ -311,8 +311,9 @@ class Commentator(threading.Thread):
         from ripple.voice import synthesise
 
         numbers = dict(base.numbers)
-        if event.kind == "kill" and "kills" in numbers:
-            numbers["kills"] += 1
+        counted = {"kill": "kills", "life_lost": "deaths"}.get(event.kind or "")
+        if counted in numbers:
+            numbers[counted] += 1
         moment = base.model_copy(update={"events": [event], "intensity": intensity([event]), "facts": [],
                                          "numbers": numbers})
         template, context = self._prompt(moment)

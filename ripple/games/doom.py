@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ripple.errors import InputError
-from ripple.games.events import likely_kills
+from ripple.games.events import likely_ends, likely_kills
 from ripple.games.source import Observation
 from ripple.state import Event, Moment, SeenObject
 
@@ -255,8 +255,11 @@ def about(scenario: str) -> tuple[str, str, list[str]]:
 
 def likely_events(moment: Moment) -> list[Event]:
     """Events that could come next, for the live commentator to write lines for ahead of
-    time: the kill of each kind of monster in view, the nearest the crosshair first."""
-    return likely_kills(moment, display, is_monster)
+    time, likeliest first: the kill of the monster in view nearest the crosshair, then the
+    episode's end (the level completed, the player's next death: the biggest moments, every
+    15-30 s in these scenarios), then the kills of the other kinds of monster in view."""
+    kills = likely_kills(moment, display, is_monster)
+    return kills[:1] + likely_ends(moment) + kills[1:]
 
 
 def check_scenario(scenario: str) -> None:

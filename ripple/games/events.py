@@ -42,6 +42,22 @@ def kill_text(words: str) -> str:
     return f"the player kills {_a(words)}"
 
 
+LEVEL_COMPLETE = "level complete"
+
+
+def death_text(number: int) -> str:
+    """What the player's death number `number` of a session says (the first has no number)."""
+    return "the player dies" + (f" (death number {number})" if number > 1 else "")
+
+
+def likely_ends(moment: Moment) -> list[Event]:
+    """The events that end an episode, as they would be reported next: the level completed,
+    and the player's next death (its number is the deaths so far plus one)."""
+    deaths = int(moment.numbers.get("deaths", 0))
+    return [Event(text=LEVEL_COMPLETE, time=moment.time, kind="level_end"),
+            Event(text=death_text(deaths + 1), time=moment.time, kind="life_lost")]
+
+
 def likely_kills(moment: Moment, say: Callable[[str], str], is_enemy: Callable[[str], bool]) -> list[Event]:
     """The kill events that could come next: one per kind of enemy in view, the one nearest
     the crosshair (the middle of the screen) first. The live commentator writes lines for
@@ -72,10 +88,9 @@ class EventDetector:
             events.append(Event(text=text, time=round(obs.time, 3), kind=kind))
 
         if obs.died:
-            add("the player dies" + (f" (death number {obs.numbers['deaths']})" if obs.numbers.get("deaths", 0) > 1
-                                     else ""), "life_lost")
+            add(death_text(int(obs.numbers.get("deaths", 1))), "life_lost")
         if obs.ended:
-            add("game over" if obs.ended == "game over" else "level complete", "level_end")
+            add("game over" if obs.ended == "game over" else LEVEL_COMPLETE, "level_end")
         if last is not None and not obs.restarted:
             self._changes(last, obs, add)
         elif obs.restarted:
