@@ -77,10 +77,11 @@ def write_run(run: CommentaryRun, out_dir: Path) -> Path:
     return folder
 
 
-def write_commentary_files(run: CommentaryRun, folder: Path, data: dict | None = None) -> None:
-    """commentary.json (`data`, or the run's own), commentary.md and scores.png into `folder`."""
+def write_commentary_files(run: CommentaryRun, folder: Path, data: dict | None = None, chart: bool = True) -> None:
+    """commentary.json (`data`, or the run's own), commentary.md and (with `chart`) scores.png
+    into `folder`."""
     data = data if data is not None else run.to_json()
     (folder / "commentary.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     (folder / "commentary.md").write_text(to_markdown(run))
-    if run.results:
+    if chart and run.results:
         score_chart(run, folder / "scores.png")
