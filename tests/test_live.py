@@ -9,10 +9,11 @@ import json
 import time
 import wave
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from ripple.games.commentator import Commentator, CommentatorConfig, Offer
+from ripple.games.commentator import Ahead, Commentator, CommentatorConfig, Offer
 from ripple.state import Moment
 from ripple.voice import VoiceConfig
 from tests.media import streams
@@ -326,6 +327,25 @@ def test_a_line_ready_to_speak_is_spoken_while_another_is_written_ahead(tiny_lm)
     assert (line.moment.time, line.text, line.ahead_s is not None) == (1.2, kept.text, True)
     assert line.start < c.ahead[event.text].ready  # heard before the other line was written...
     assert c.ahead_counts.stopped == 0 and c.ahead_counts.written == 2  # ...which was written all the same
+
+
+def test_writing_ahead_stops_for_an_event_that_would_go_stale_waiting():
+    from ripple.games.commentator import time_left
+
+    assert time_left(elapsed=2.0, tokens=4, most=16) == pytest.approx(6.0)  # 0.5 s a token, 12 to go
+    assert time_left(elapsed=2.0, tokens=0, most=16) == pytest.approx(32.0)  # reading the prompt: a long guess
+    c = Commentator(None, CommentatorConfig(weights={"loops": 1.0}, stale_after_s=1.5))
+    c._busy_until, c._speaking = time.monotonic() + 30.0, -1.0  # a quiet line is being spoken
+    now = time.monotonic()
+    c.offer(in_view(1.0, events=["the player kills an Imp"]), now)
+    kill = c._queue[-1]
+    assert not c._stops_ahead(kill, done_at=now + 1.0)  # heard in time after the line written ahead
+    assert c._stops_ahead(kill, done_at=now + 2.0)  # stale by then: the event goes first
+    c.ahead["the player kills an Imp"] = Ahead("the player kills an Imp", "Imp down!", "hype", [], Path("x.wav"), now)
+    assert not c._stops_ahead(kill, done_at=now + 2.0)  # its line is ready: spoken between two tokens
+    c._speaking = 0.9  # a bigger line is being spoken: the kill does not cut in, it waits its turn
+    del c.ahead["the player kills an Imp"]
+    assert not c._stops_ahead(kill, done_at=now + 2.0)
 
 
 def test_writing_ahead_stops_for_the_biggest_events(tiny_lm):

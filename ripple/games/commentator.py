@@ -22,15 +22,15 @@ frame an event was played in to that first audio.
 
 With `ahead` (the default, for games that can say what may come next: games/doom.py's
 likely_events) the worker also writes lines before their events happen. When nothing can
-be taken yet it writes, ranks and voices a whole line for a likely event (the kill of an
-enemy in view, the one in the crosshair first; then events that happened already and can
-happen again in the same words, such as a level's end) on the newest moment's state, and
-keeps it.
+be taken yet it writes, ranks and voices a whole line for a likely event (the kill of the
+enemy nearest the crosshair, the episode's end, the other enemies' kills; then events that
+happened already and can happen again in the same words, such as a pickup) on the newest
+moment's state, and keeps it.
 When that event then happens its line is spoken at once, unless a number in it is not in the
 real moment or it echoes a line said since; otherwise the line is written as above. If that
 happens while another line is being written ahead, the ready one is spoken between two of
-its tokens and the writing goes on; the biggest events stop it, and other events wait for
-it (they may go stale).
+its tokens and the writing goes on; the biggest events stop it, and so does an event that
+would go stale before it is done. Other events wait for it.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class Ahead:
 class AheadCounts:
     written: int = 0  # lines written ahead
     used: int = 0  # spoken when their event came
-    stopped: int = 0  # abandoned half-written: a life lost or a level's end broke in
+    stopped: int = 0  # abandoned half-written: a life lost, a level's end, or an event that would go stale waiting
     refused: int = 0  # their event came, but a number disagreed or the line echoed one said since
     replaced: int = 0  # made room for a likelier event's line, or grew too old
 
@@ -227,10 +227,15 @@ class Commentator(threading.Thread):
         """An event whose line is written already, with the voice free for it (under the lock)."""
         return self._ahead_for(offer.moment) is not None and self._due(offer)
 
-    def _breaks_in(self, offer: Offer) -> bool:
-        """An event big enough (a life lost, a level's end) to stop a line being written
-        ahead: that line is what makes the next kill heard at once (under the lock)."""
-        return self._cuts_in(offer) and (offer.moment.intensity or 0.0) >= BREAKS_IN
+    def _stops_ahead(self, offer: Offer, done_at: float) -> bool:
+        """Whether a queued moment stops a line being written ahead that would be done at
+        `done_at` (under the lock): an event big enough (a life lost, a level's end), or one
+        that would cut in and has no line kept but would be stale by then. Other events wait:
+        the line being written is what makes the next such event heard at once."""
+        if not self._cuts_in(offer):
+            return False
+        return ((offer.moment.intensity or 0.0) >= BREAKS_IN
+                or (not self._ready(offer) and offer.shown + self.cfg.stale_after_s < done_at))
 
     def _take(self) -> Offer | tuple[Moment, Event] | None:
         """What to do next: the moment to comment on, an event to write a line for ahead of
@@ -316,15 +321,20 @@ class Commentator(threading.Thread):
             numbers[counted] += 1
         moment = base.model_copy(update={"events": [event], "intensity": intensity([event]), "facts": [],
                                          "numbers": numbers})
+        started = time.monotonic()
         template, context = self._prompt(moment)
-        stopped = []
+        stopped, made = [], [0] * self.cfg.sampling.candidates
 
         def interrupted(index: int, tokens: list[int], done: bool) -> bool:
             # A line written ahead that can be spoken now is spoken from here, between two
-            # tokens (it needs no model), and the writing goes on; the biggest events stop it.
+            # tokens (it needs no model), and the writing goes on. The biggest events stop it,
+            # and so does an event that would go stale waiting for it to end.
+            made[index] = len(tokens)
             with self._lock:
                 self._drop_stale()
-                if self._stopping or any(self._breaks_in(o) for o in self._queue):
+                now = time.monotonic()
+                left = time_left(now - started, max(made), self.cfg.sampling.max_new_tokens)
+                if self._stopping or any(self._stops_ahead(o, now + left) for o in self._queue):
                     stopped.append(True)
                     return True
                 ready = [o for o in self._queue if self._ready(o)]
@@ -455,6 +465,12 @@ class Commentator(threading.Thread):
         self._said.append(text)
         self.spoken.append(Spoken(moment, text, template, candidates, offer.shown, picked, written, ready, start, end,
                                   clip, first=first, ahead_s=ahead_s))
+
+
+def time_left(elapsed: float, tokens: int, most: int) -> float:
+    """How much longer a line being written will take, at the pace of its tokens so far (the
+    prompt's reading counted in, so early guesses run long) up to `most` tokens."""
+    return elapsed / max(1, tokens) * max(0, most - tokens)
 
 
 def numbers_agree(text: str, moment: Moment) -> bool:
