@@ -8,6 +8,7 @@ line could still be heard.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -141,16 +142,49 @@ class Writer:
 
     def write(self, index: int, moment: Moment, template, said: list[str]) -> MomentResult:
         """Moment `index`'s ranked candidates; `said`: the lines heard before it, in order."""
+        return self.finish(self.draft(index, moment, template, said), said)
+
+    def draft(self, index: int, moment: Moment, template, said: list[str], lane: int = 0) -> Draft:
+        """Moment `index`'s candidates, not ranked yet. Two lanes may draft at once with
+        CTranslate2 (see `lanes`); a transformers model drafts on lane 0 only, because
+        each prompt reuses the previous one's cache."""
         cfg, lm = self.cfg, self.lm
         started = time.perf_counter()
         turns, prompt = prompt_for(lm, template, moment, said)
-        self.encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=self.encoded)
-        candidates = sample(lm, self.encoded, cfg.sampling, seed=cfg.sampling.seed + index)
-        ctx = RankContext(moment=moment, prompt=prompt, previous=list(said), lm=lm, encoded=self.encoded,
-                          logprobs=reported_logprobs(candidates))
-        ranked = rank([c.text for c in candidates], ctx, self.scorers, cfg.rank.weights)
-        return MomentResult(moment, template.name, str(template.path), turns, prompt, candidates, ranked,
-                            time.perf_counter() - started)
+        encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=self.encoded)
+        if lm.backend != "ctranslate2":
+            self.encoded = encoded
+        candidates = sample(lm, encoded, cfg.sampling, seed=cfg.sampling.seed + index, lane=lane)
+        return Draft(moment, template, turns, prompt, encoded, candidates, time.perf_counter() - started)
+
+    def finish(self, draft: Draft, said: list[str]) -> MomentResult:
+        """A draft ranked, against `said`: the lines heard before it, which may by now hold
+        one more than its prompt did."""
+        started = time.perf_counter()
+        ctx = RankContext(moment=draft.moment, prompt=draft.prompt, previous=list(said), lm=self.lm,
+                          encoded=draft.encoded, logprobs=reported_logprobs(draft.candidates))
+        ranked = rank([c.text for c in draft.candidates], ctx, self.scorers, self.cfg.rank.weights)
+        return MomentResult(draft.moment, draft.template.name, str(draft.template.path), draft.turns, draft.prompt,
+                            draft.candidates, ranked, draft.seconds + time.perf_counter() - started)
+
+    @property
+    def lanes(self) -> int:
+        """How many moments may be drafted at once: two with CTranslate2 on two cores or
+        more (each lane decodes on one thread), else one."""
+        return 2 if self.lm.backend == "ctranslate2" and (os.cpu_count() or 1) >= 2 else 1
+
+
+@dataclass
+class Draft:
+    """A moment's candidates as written, before ranking (Writer.draft)."""
+
+    moment: Moment
+    template: Any
+    turns: list[dict[str, str]]
+    prompt: str
+    encoded: Any
+    candidates: list[Candidate]
+    seconds: float
 
 
 def prepare(cfg: GenerateConfig, moments: list[Moment], progress: Progress, lm=None):

@@ -14,6 +14,12 @@ run (the same calls in the same order give the same candidates), not each call a
 Prompts that begin the same way as an earlier one (a template's system text and
 examples, moment after moment) pass that beginning as `static_prompt`, whose decoder
 state CTranslate2 computes once and keeps.
+
+Lanes: one Generator per lane, each with its own one-thread worker, its own sampling
+thread and its own cached beginnings, so that two moments can be written at once on two
+cores (narrate writes the next moment while the schedule places this one). A lane's
+sampling thread is seeded on its first draw, under a lock, so each lane's calls give the
+same candidates run after run whatever the other lane does meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,17 +102,37 @@ class Ct2Model:
 
     folder: Path
     precision: str
-    generators: dict[int, Any] = field(default_factory=dict)
+    generators: dict[tuple[int, int], Any] = field(default_factory=dict)  # by (threads, lane)
     statics: list[list[int]] = field(default_factory=list)  # shared beginnings in use, newest first
     recent: list[list[int]] = field(default_factory=list)  # the last prompts' ids, newest first
+    seeded: set[tuple[int, int]] = field(default_factory=set)  # generators whose sampling thread drew
+    lock: Any = field(default_factory=threading.Lock, repr=False)  # lanes share the state above
+    seeding: Any = field(default_factory=threading.Lock, repr=False)  # held through a first draw
 
-    def generator(self, threads: int):
-        if threads not in self.generators:
-            import ctranslate2
+    def generator(self, threads: int, lane: int = 0):
+        with self.lock:
+            if (threads, lane) not in self.generators:
+                import ctranslate2
 
-            self.generators[threads] = ctranslate2.Generator(
-                str(self.folder), device="cpu", compute_type=COMPUTE_TYPES[self.precision], intra_threads=threads)
-        return self.generators[threads]
+                self.generators[threads, lane] = ctranslate2.Generator(
+                    str(self.folder), device="cpu", compute_type=COMPUTE_TYPES[self.precision], intra_threads=threads)
+            return self.generators[threads, lane]
+
+    def seed_lanes(self, lanes: int, seed: int, token: str, threads: int = THREADS) -> None:
+        """Load `lanes` generators and seed each one's sampling thread now, one after the
+        other (a one-token draw after `token` each), so that their first real calls can
+        run at once."""
+        for lane in range(lanes):
+            key = (threads, lane)
+            if key in self.seeded:
+                continue
+            generator = self.generator(threads, lane)
+            with self.seeding:
+                import ctranslate2
+
+                ctranslate2.set_random_seed(seed + lane)
+                generator.generate_batch([[token]], max_length=1, sampling_topk=2, include_prompt_in_result=False)
+                self.seeded.add(key)
 
     def split(self, ids: list[int], line_ends: frozenset[int]) -> tuple[list[int], list[int]]:
         """(static beginning, the rest) of a prompt. A beginning in use is reused; else the
@@ -113,6 +140,10 @@ class Ct2Model:
         text and examples), cut after its last line end so that it does not take in the
         start of a moment (`Time 0:` would serve only until 0:59), becomes one. The rest
         is never empty."""
+        with self.lock:
+            return self._split(ids, line_ends)
+
+    def _split(self, ids: list[int], line_ends: frozenset[int]) -> tuple[list[int], list[int]]:
         body = ids[:-1]
         static = next((s for s in self.statics if body[: len(s)] == s), None)
         if static is None:
@@ -135,11 +166,12 @@ def load(source: Path, tokenizer, precision: str, cache: Path) -> Ct2Model:
 
 
 def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int], sampling, seed: int,
-           threads: int = THREADS, on_token=None) -> list[tuple[list[int], list[float]]]:
+           threads: int = THREADS, on_token=None, lane: int = 0) -> list[tuple[list[int], list[float]]]:
     """`sampling.candidates` continuations of `ids`: each one's token ids (ending with its
     stop token when it met one) and each token's log-probability under the model.
     `line_ends`: the tokens that hold a newline. `on_token(index, tokens, done)` hears of
-    each token as it is decoded, and may stop the decoding (generate.OnToken)."""
+    each token as it is decoded, and may stop the decoding (generate.OnToken). `lane`:
+    which of the model's Generators decodes it (one call at a time per lane)."""
     import ctranslate2
 
     ct2: Ct2Model = lm.ct2
@@ -157,12 +189,22 @@ def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int]
         # that; the end tokens end each candidate.
         return on_token is not None and bool(on_token(result.hypothesis_id, [t for t, _ in steps], result.is_last))
 
-    ctranslate2.set_random_seed(seed)
-    ct2.generator(threads).generate_batch(
-        [tokens(rest)], static_prompt=tokens(static) if static else None, num_hypotheses=n,
-        sampling_topk=sampling.top_k, sampling_topp=sampling.top_p, sampling_temperature=sampling.temperature,
-        repetition_penalty=sampling.repetition_penalty, max_length=sampling.max_new_tokens,
-        include_prompt_in_result=False, end_token=list(stops), return_end_token=True, return_scores=True,
-        callback=step,
-    )
+    generator, key = ct2.generator(threads, lane), (threads, lane)
+
+    def generate():
+        generator.generate_batch(
+            [tokens(rest)], static_prompt=tokens(static) if static else None, num_hypotheses=n,
+            sampling_topk=sampling.top_k, sampling_topp=sampling.top_p, sampling_temperature=sampling.temperature,
+            repetition_penalty=sampling.repetition_penalty, max_length=sampling.max_new_tokens,
+            include_prompt_in_result=False, end_token=list(stops), return_end_token=True, return_scores=True,
+            callback=step,
+        )
+
+    if key in ct2.seeded:  # its sampling thread is seeded already; the seed is global, and
+        generate()  # setting it now could reach another lane's first draw
+    else:  # the seed is global: no other lane may set its own before this one's first draw
+        with ct2.seeding:
+            ctranslate2.set_random_seed(seed)
+            generate()
+            ct2.seeded.add(key)
     return [([t for t, _ in steps], [lp for _, lp in steps]) for steps in made]

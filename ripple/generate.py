@@ -176,9 +176,11 @@ def pick_next(logits, seen, sampling: SamplingConfig):
 
 
 def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
-           on_token: OnToken | None = None) -> list[Candidate]:
+           on_token: OnToken | None = None, lane: int = 0) -> list[Candidate]:
     """`sampling.candidates` lines continuing `prompt`, reproducible for the same seed.
     `on_token` hears of each token as it is written, and may stop the writing (OnToken).
+    `lane`: with CTranslate2, which of its generators writes (ctranslate.py); two lanes
+    may write at once.
 
     All candidates decode as one batch over copies of the prompt's KV cache. A row leaves
     the batch (and the cache) as soon as it emits a stop token, so a batch of short lines
@@ -188,7 +190,7 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
     import torch
 
     if lm.backend == "ctranslate2":
-        return _sample_ctranslate2(lm, prompt, sampling, seed, on_token)
+        return _sample_ctranslate2(lm, prompt, sampling, seed, on_token, lane)
     tok, model, n = lm.tokenizer, lm.model, sampling.candidates
     stop_ids = _stop_token_ids(tok, prompt.quoted)
     stops, stop_set = torch.tensor(stop_ids, device=prompt.ids.device), set(stop_ids)
@@ -231,12 +233,13 @@ def reported_logprobs(candidates: list[Candidate]) -> dict[str, float]:
 
 
 def _sample_ctranslate2(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
-                        on_token: OnToken | None) -> list[Candidate]:
+                        on_token: OnToken | None, lane: int = 0) -> list[Candidate]:
     from ripple import ctranslate
 
     stops = _stop_token_ids(lm.tokenizer, prompt.quoted)
     line_ends = frozenset(_stop_token_ids(lm.tokenizer, False))
-    made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed, on_token=on_token)
+    made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed, on_token=on_token,
+                             lane=lane)
     candidates = []
     for tokens, logprobs in made:
         raw = lm.tokenizer.decode(tokens, skip_special_tokens=True)

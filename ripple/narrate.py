@@ -173,13 +173,15 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
     clips: dict[tuple[int, str], Path] = {}
     seconds["generate"] = seconds["voice"] = 0.0
 
+    drafts = Drafts(writer, moments, templates)
+
     def write(index: int, placed: list[Line]) -> list[tuple[str, float]]:
         # Only moments whose line could still be heard get here, the most important first;
         # the lines heard before this one are those placed for earlier moments.
         progress(f"moment {index + 1}/{len(moments)}: {templates[index].name}", len(results), len(moments))
         t = time.perf_counter()
-        said = [l.text for l in placed if l.moment < index]  # placed comes in time order
-        results[index] = writer.write(index, moments[index], templates[index], said)
+        said = _said_before(index, placed)
+        results[index] = writer.finish(drafts.wait(index, said), said)
         seconds["generate"] += time.perf_counter() - t
         return [(c.text, c.total) for c in results[index].ranked]
 
@@ -192,7 +194,11 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
         return wav_seconds(clips[index, text])
 
     options = [Option(i, m.time or 0.0, m.intensity or 0.0, []) for i, m in enumerate(moments)]
-    lines, dropped = schedule(options, info.duration, spoken_seconds, cfg.schedule, write=write)
+    try:
+        lines, dropped = schedule(options, info.duration, spoken_seconds, cfg.schedule, write=write,
+                                  ahead=drafts.start if drafts.lanes else None)
+    finally:
+        drafts.close()
     reasons = {d.moment: d.reason for d in dropped}
     commentary = CommentaryRun(config=cfg.generate, model=lm.describe(), results=[
         results.get(i) or MomentResult.not_written(m, templates[i], reasons[i]) for i, m in enumerate(moments)])
@@ -202,6 +208,52 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
     result = Narration(cfg, info, frames, moments, commentary, lines, dropped, chosen, seconds=seconds)
     _write(result, levels, WINDOW_S, progress)
     return result
+
+
+def _said_before(index: int, placed: list[Line]) -> list[str]:
+    return [l.text for l in placed if l.moment < index]  # placed comes in time order
+
+
+class Drafts:
+    """Moments' candidates being written, each on one of the writer's lanes: the moment the
+    schedule asks for, and the one it says is likely next, written meanwhile on the other
+    lane (the other core). Lanes take moments in turn, in the order they were started, so
+    a run's candidates are the same from the same seed. A moment started ahead was prompted
+    with the lines heard before it then; the line placed meanwhile, if it comes earlier,
+    reaches its ranking (not repeating it), not its prompt. With one lane, each moment is
+    written when it is asked for, in the caller's thread."""
+
+    def __init__(self, writer: Writer, moments, templates):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.writer, self.moments, self.templates = writer, moments, templates
+        count = writer.lanes if writer.lanes > 1 else 0  # one lane: the caller's own thread
+        self.lanes = [ThreadPoolExecutor(1, thread_name_prefix=f"ripple-lane{i}") for i in range(count)]
+        self.started: dict[int, Any] = {}
+        if count:
+            tokenizer = writer.lm.tokenizer
+            writer.lm.ct2.seed_lanes(count, writer.cfg.sampling.seed,
+                                     tokenizer.convert_ids_to_tokens(tokenizer.eos_token_id))
+
+    def start(self, index: int, placed: list[Line]) -> None:
+        if self.lanes and index not in self.started:
+            self._submit(index, _said_before(index, placed))
+
+    def wait(self, index: int, said: list[str]):
+        if not self.lanes:
+            return self.writer.draft(index, self.moments[index], self.templates[index], said)
+        if index not in self.started:
+            self._submit(index, said)
+        return self.started[index].result()
+
+    def _submit(self, index: int, said: list[str]) -> None:
+        lane = len(self.started) % len(self.lanes)
+        self.started[index] = self.lanes[lane].submit(
+            self.writer.draft, index, self.moments[index], self.templates[index], said, lane)
+
+    def close(self) -> None:
+        for lane in self.lanes:  # a guess never asked for is finished, not cut (ctranslate.py: seeds)
+            lane.shutdown(wait=True)
 
 
 def _read_screen(ocr, frame, keyframe: Keyframe) -> None:

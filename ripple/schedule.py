@@ -9,7 +9,11 @@ moment's best candidate does not fit, a shorter one from its ranking may (up to
 Given `write`, a moment's candidates are asked for only when they are needed: in the same
 order of importance, and only when a line of `shortest_s` could still fit beside the lines
 already placed. The others are never written (narrate: 3 of the 25 moments of a minute of
-Doom here, whose room went to lines of more important moments).
+Doom here, whose room went to lines of more important moments). Given `ahead` too, it is
+told, just before each `write`, of the moment likely to be written next (the next in
+order with room beside the lines placed so far), so that its writing can start on another
+core while this one's line is written and placed; the guess is wrong when this line takes
+that room.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 WORDS_PER_SECOND = 2.75  # an average commentator, and espeak-ng's default rate
+LOOK_AHEAD = 8  # options looked at for `ahead`'s guess: a long video's full timeline is not searched
 
 
 @dataclass(frozen=True)
@@ -68,20 +73,32 @@ def schedule(
     seconds: Callable[[int, str], float],
     cfg: ScheduleConfig = ScheduleConfig(),
     write: Callable[[int, list[Line]], list[tuple[str, float]]] | None = None,
+    ahead: Callable[[int, list[Line]], None] | None = None,
 ) -> tuple[list[Line], list[Dropped]]:
     """Place lines; `seconds(moment, text)` is a line's spoken length. Returns the lines in
     time order and the moments left silent. `write(moment, placed)`, when given, supplies a
     moment's candidates (the options then carry none) once it is sure to be tried, with the
-    lines placed so far, in time order."""
+    lines placed so far, in time order. `ahead(moment, placed)` hears of the moment likely
+    to be written after it (see above)."""
     placed: list[Line] = []
     dropped: list[Dropped] = []
-    for option in sorted(options, key=lambda o: (-o.importance, o.time)):
+    ordered = sorted(options, key=lambda o: (-o.importance, o.time))
+
+    def room(option: Option):
+        return _first_free(placed, option.time + cfg.lead_s, option.time + cfg.max_delay_s, cfg.shortest_s,
+                           duration, cfg.min_gap_s)
+
+    for position, option in enumerate(ordered):
         if write is not None:
-            start, blocker = _first_free(placed, option.time + cfg.lead_s, option.time + cfg.max_delay_s,
-                                         cfg.shortest_s, duration, cfg.min_gap_s)
+            start, blocker = room(option)
             if start is None:
                 dropped.append(Dropped(option.moment, option.time, f"{_why(blocker)}; not written"))
                 continue
+            if ahead is not None:
+                following = next((o for o in ordered[position + 1:position + 1 + LOOK_AHEAD] if room(o)[0] is not None),
+                                 None)
+                if following is not None:
+                    ahead(following.moment, list(placed))
             option = replace(option, candidates=write(option.moment, list(placed)))
         tried = [(i, text) for i, (text, _) in enumerate(option.candidates) if text.strip()][: cfg.alternatives]
         if not tried:

@@ -80,6 +80,42 @@ def test_a_run_is_reproducible_from_its_seed(ct2_lm):
     assert len(first[0]) == SAMPLING.candidates and all(first[0])
 
 
+def test_two_lanes_writing_at_once_are_each_reproducible(ct2_lm):
+    """Two lanes write at the same time from two threads; run again on a freshly loaded
+    model, each lane gives the same candidates in the same order, whichever thread reached
+    CTranslate2 first, and the two lanes draw differently."""
+    import threading
+
+    from ripple import ctranslate
+    from ripple.generate import encode_prompt, sample
+
+    eos = ct2_lm.tokenizer.convert_ids_to_tokens(ct2_lm.tokenizer.eos_token_id)
+
+    def run():
+        lm = replace(ct2_lm, ct2=ctranslate.Ct2Model(ct2_lm.ct2.folder, "fp32"))
+        lm.ct2.seed_lanes(2, 7, eos)
+        assert lm.ct2.seeded == {(1, 0), (1, 1)}
+        made: dict[int, list] = {0: [], 1: []}
+
+        def lane(n):
+            for i in range(3):
+                prompt = encode_prompt(lm, SYSTEM + f"Game: Doom. Time 0:0{i}. Health {40 - i}.\nCommentator: \"",
+                                       room=SAMPLING.max_new_tokens)
+                made[n].append([c.raw for c in sample(lm, prompt, SAMPLING, seed=i, lane=n)])
+
+        threads = [threading.Thread(target=lane, args=(n,)) for n in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return made
+
+    first, again = run(), run()
+    assert first == again
+    assert first[0] != first[1]  # the same prompts, each lane its own draws
+    assert all(len(c) == SAMPLING.candidates for calls in first.values() for c in calls)
+
+
 def test_reported_logprobs_match_the_torch_model(ct2_lm, tiny_lm):
     """Each candidate's tokens, scored by the torch model given the whole prompt, have the
     log-probabilities CTranslate2 reported while writing them: for a prompt run in full
@@ -167,3 +203,26 @@ def test_on_token_can_stop_the_decoding(ct2_lm):
     # every hypothesis stops, not only the one that asked; nothing is decoded after the step
     assert max(c.new_tokens for c in stopped) <= 3 and max(n for _, n in heard) == 3
     assert all(c.raw == ct2_lm.tokenizer.decode(ct2_lm.tokenizer(c.raw)["input_ids"]) for c in stopped)
+
+
+def test_narration_writes_on_two_lanes_and_is_reproducible(ct2_lm, tmp_path):
+    """narrate writes the moment likely next on a second lane while this one's line is
+    placed; from the same seed, on a freshly loaded model, it writes the same lines."""
+    from ripple import ctranslate
+    from tests.media import make_gameplay
+    from tests.test_narrate import narrate_here
+
+    clip = make_gameplay(tmp_path / "clip.mp4", seconds=8.0, size=(320, 180), bursts=(2.0, 5.0))
+
+    def run(name):
+        lm = replace(ct2_lm, ct2=ctranslate.Ct2Model(ct2_lm.ct2.folder, "fp32"))
+        data = narrate_here(clip.path, tmp_path / name, lm, every=1.0)
+        return lm, data
+
+    (lm, first), (_, again) = run("a"), run("b")
+    assert {lane for _, lane in lm.ct2.generators} == {0, 1}
+    written = [m for m in first["moments"] if m["candidates"]]
+    assert len(written) >= 3
+    assert first["narrate"]["lines"] == again["narrate"]["lines"]
+    assert [[c["text"] for c in m["candidates"]] for m in first["moments"]] == \
+        [[c["text"] for c in m["candidates"]] for m in again["moments"]]

@@ -59,6 +59,40 @@ def test_only_moments_that_could_be_heard_are_written():
     assert {l.moment for l in lines} | {d.moment for d in dropped} == set(range(len(times)))
 
 
+def test_ahead_hears_of_the_moment_likely_written_next():
+    """Just before each moment is written, `ahead` is told of the next moment in order of
+    importance that still has room: right when the line being written leaves that room,
+    wrong (a guess never written) when it takes it."""
+    times = [0.0, 1.0, 2.0, 3.5, 5.0, 5.5, 9.0]
+    importance = [0.9, 0.3, 0.5, 0.95, 0.2, 0.4, 0.6]
+    events: list[tuple[str, int]] = []
+
+    def write(moment, placed):
+        events.append(("write", moment))
+        return [("one two three", 1.0), ("one two", 0.5)]
+
+    cfg = ScheduleConfig(min_gap_s=0.5, lead_s=0.2, max_delay_s=2.0, alternatives=3, shortest_s=1.0)
+    options = [Option(i, t, importance[i], []) for i, t in enumerate(times)]
+    alone = schedule(options, 30.0, by_words, cfg, write=write)
+    written = [m for kind, m in events if kind == "write"]
+    events.clear()
+    lines, dropped = schedule(options, 30.0, by_words, cfg, write=write,
+                              ahead=lambda moment, placed: events.append(("ahead", moment)))
+    assert (lines, dropped) == alone  # the hint changes nothing placed
+    assert [m for kind, m in events if kind == "write"] == written
+    guessed = events[:-1]  # each write but the last is told of, then done, in turn
+    assert guessed[0::2] == [("ahead", m) for m in written[1:]]
+    assert guessed[1::2] == [("write", m) for m in written[:-1]]
+    assert events[-1] == ("write", written[-1])  # nothing is left to guess at the last one
+    # A line that takes the room of the moment guessed next: that guess is never written.
+    events.clear()
+    near = [Option(0, 0.0, 0.9, []), Option(1, 1.0, 0.8, [])]
+    lines, dropped = schedule(near, 30.0, by_words, cfg, write=write,
+                              ahead=lambda moment, placed: events.append(("ahead", moment)))
+    assert events == [("ahead", 1), ("write", 0)]
+    assert [l.moment for l in lines] == [0] and dropped[0].moment == 1 and "not written" in dropped[0].reason
+
+
 def test_a_shorter_candidate_fills_a_tight_spot():
     first = Option(0, 0.0, 0.9, [("one two three", 1.0)])  # 0.2 .. 3.2
     second = Option(1, 3.0, 0.5, [("a long line of eight words right here", 0.9), ("short one", 0.8)])
