@@ -123,16 +123,24 @@ class Ct2Model:
         other (a one-token draw after `token` each), so that their first real calls can
         run at once."""
         for lane in range(lanes):
-            key = (threads, lane)
-            if key in self.seeded:
-                continue
             generator = self.generator(threads, lane)
-            with self.seeding:
-                import ctranslate2
+            self.draw((threads, lane), seed + lane, lambda: generator.generate_batch(
+                [[token]], max_length=1, sampling_topk=2, include_prompt_in_result=False))
 
-                ctranslate2.set_random_seed(seed + lane)
-                generator.generate_batch([[token]], max_length=1, sampling_topk=2, include_prompt_in_result=False)
-                self.seeded.add(key)
+    def draw(self, key: tuple[int, int], seed: int, call):
+        """`call()`, a decoding on generator `key`. Its sampling thread is seeded on its
+        first draw, from the one global seed, so that first call sets `seed` and runs under
+        a lock: no other lane may set its own in between. Later calls leave the seed alone
+        (setting it could reach another lane's first draw)."""
+        if key in self.seeded:
+            return call()
+        with self.seeding:
+            import ctranslate2
+
+            ctranslate2.set_random_seed(seed)
+            result = call()
+            self.seeded.add(key)
+            return result
 
     def split(self, ids: list[int], line_ends: frozenset[int]) -> tuple[list[int], list[int]]:
         """(static beginning, the rest) of a prompt. A beginning in use is reused; else the
@@ -172,8 +180,6 @@ def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int]
     `line_ends`: the tokens that hold a newline. `on_token(index, tokens, done)` hears of
     each token as it is decoded, and may stop the decoding (generate.OnToken). `lane`:
     which of the model's Generators decodes it (one call at a time per lane)."""
-    import ctranslate2
-
     ct2: Ct2Model = lm.ct2
     static, rest = ct2.split(ids, line_ends)
     tokens = lm.tokenizer.convert_ids_to_tokens
@@ -189,7 +195,7 @@ def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int]
         # that; the end tokens end each candidate.
         return on_token is not None and bool(on_token(result.hypothesis_id, [t for t, _ in steps], result.is_last))
 
-    generator, key = ct2.generator(threads, lane), (threads, lane)
+    generator = ct2.generator(threads, lane)
 
     def generate():
         generator.generate_batch(
@@ -200,11 +206,5 @@ def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int]
             callback=step,
         )
 
-    if key in ct2.seeded:  # its sampling thread is seeded already; the seed is global, and
-        generate()  # setting it now could reach another lane's first draw
-    else:  # the seed is global: no other lane may set its own before this one's first draw
-        with ct2.seeding:
-            ctranslate2.set_random_seed(seed)
-            generate()
-            ct2.seeded.add(key)
+    ct2.draw((threads, lane), seed, generate)
     return [([t for t, _ in steps], [lp for _, lp in steps]) for steps in made]
