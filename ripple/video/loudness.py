@@ -20,11 +20,11 @@ class Peak:
     over_median_db: float  # how far it stands out from the clip's usual level
 
 
-def loudness_db(audio, window_s: float = WINDOW_S):
-    """RMS loudness in dBFS per window of `audio` (16 kHz mono float)."""
+def loudness_db(audio, window_s: float = WINDOW_S, rate: int = SAMPLE_RATE):
+    """RMS loudness in dBFS per window of `audio` (mono float at `rate` samples/s)."""
     import numpy as np
 
-    size = int(window_s * SAMPLE_RATE)
+    size = int(window_s * rate)
     n = len(audio) // size
     if n == 0:
         return np.array([], dtype=np.float32)

@@ -85,6 +85,46 @@ def join_clips(first: Path, gap_s: float, rest: Path, cache: Path) -> Path:
     return path
 
 
+PAUSE_S = 0.05  # a silence this long between words is a place where a line can be broken off
+PAUSE_WINDOW_S = 0.01
+PAUSE_BELOW_PEAK_DB = 30.0  # quieter than the clip's loudest window by this much is silence
+
+
+def pauses(path: Path, min_s: float = PAUSE_S) -> list[float]:
+    """Where a spoken clip falls silent between words, in seconds from its start: the start
+    of each run of at least `min_s` seconds that is PAUSE_BELOW_PEAK_DB under the clip's
+    loudest 10 ms. Silence before the first word and after the last is not a pause."""
+    import wave
+
+    import numpy as np
+
+    from ripple.video.loudness import loudness_db
+
+    with wave.open(str(path), "rb") as clip:
+        if clip.getsampwidth() != 2:
+            raise ModelError(f"{path}: a voice clip of {8 * clip.getsampwidth()}-bit samples (16 expected)")
+        rate, channels = clip.getframerate(), clip.getnchannels()
+        samples = np.frombuffer(clip.readframes(clip.getnframes()), dtype="<i2")
+    audio = samples[::channels].astype(np.float32) / 32768.0  # the first channel
+    levels = loudness_db(audio, PAUSE_WINDOW_S, rate)
+    window = int(PAUSE_WINDOW_S * rate) / rate  # a whole number of samples
+    if levels.size == 0:
+        return []
+    quiet = levels < levels.max() - PAUSE_BELOW_PEAK_DB
+    found, i, n = [], 0, len(quiet)
+    while i < n:
+        if not quiet[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and quiet[j]:
+            j += 1
+        if i > 0 and j < n and (j - i) * window >= min_s - 1e-9:  # between two words
+            found.append(round(i * window, 4))
+        i = j
+    return found
+
+
 from ripple.voice.espeak import speak_espeak  # noqa: E402
 from ripple.voice.piper import speak_piper  # noqa: E402
 
