@@ -10,13 +10,14 @@ against the minute of play, and how soon live commentary is heard after an event
 2. live: `ripple live doom` for --live-seconds at the game's real speed, 2 candidates of
    16 tokens on one thread, through transformers (the old default) and CTranslate2 at
    int8, each line waited for whole, streamed (a line's first clause voiced while the
-   rest is written), and streamed with lines written ahead for likely events (the default):
-   event to first audio, p50 and p95, and the pace the game kept.
+   rest is written), streamed with lines written ahead for likely events, and that with an
+   event as big as the line being spoken breaking it off at a pause (the default): event
+   to first audio, p50 and p95, and the pace the game kept.
 
 Everything runs in this process on the embedded SmolLM2 (loaded once per backend and
 precision; CTranslate2's conversion is cached after the first run).
 Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live] [--setting fast]
-      [--live streamed --live ahead]
+      [--live ahead --live break-off]
 """
 
 from __future__ import annotations
@@ -45,13 +46,16 @@ SETTINGS = {  # --setting: (label, backend, precision, sampling, weights or None
     "light": ("light (2x16, int8, espeak-ng)", "transformers", "int8", LIGHT,
               LIVE_WEIGHTS, "espeak-ng"),  # live's scorers: no relevance model
     "fast": ("fast (light through ctranslate2)", "ctranslate2", "int8", LIGHT, LIVE_WEIGHTS, "espeak-ng"),
+    "ct2": ("narrate defaults through ctranslate2", "ctranslate2", "fp32", SamplingConfig(), None, "auto"),
+    "ct2-int8": ("narrate defaults through ctranslate2, int8", "ctranslate2", "int8", SamplingConfig(), None, "auto"),
 }
-LIVE = {  # --live: (backend, precision, voice, stream, ahead)
-    "transformers": ("transformers", "int8", "espeak-ng", False, False),  # the live default before ctranslate2
-    "ct2-espeak": ("ctranslate2", "int8", "espeak-ng", False, False),
-    "whole": ("ctranslate2", "int8", "auto", False, False),  # piper, each line waited for whole
-    "streamed": ("ctranslate2", "int8", "auto", True, False),  # the first clause voiced early
-    "ahead": ("ctranslate2", "int8", "auto", True, True),  # the live default: streamed, and lines written ahead
+LIVE = {  # --live: (backend, precision, voice, stream, ahead, break_off)
+    "transformers": ("transformers", "int8", "espeak-ng", False, False, False),  # the default before ctranslate2
+    "ct2-espeak": ("ctranslate2", "int8", "espeak-ng", False, False, False),
+    "whole": ("ctranslate2", "int8", "auto", False, False, False),  # piper, each line waited for whole
+    "streamed": ("ctranslate2", "int8", "auto", True, False, False),  # the first clause voiced early
+    "ahead": ("ctranslate2", "int8", "auto", True, True, False),  # streamed, and lines written ahead
+    "break-off": ("ctranslate2", "int8", "auto", True, True, True),  # the live default: equal events break off
 }
 
 
@@ -87,17 +91,19 @@ def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int, se
 
 def bench_live(out: Path, seconds: float, scenario: str, seed: int, settings: list[str]) -> list[dict]:
     rows, loaded = [], {}
-    for name, (backend, precision, voice, stream, ahead) in ((s, LIVE[s]) for s in settings):
+    for name, (backend, precision, voice, stream, ahead, break_off) in ((s, LIVE[s]) for s in settings):
         if (backend, precision) not in loaded:
             loaded[backend, precision] = models.load(DEFAULT_MODEL, precision, backend)
         lm = loaded[backend, precision]
         cfg = LiveConfig(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
                                       run_id=f"live-{name}"),
                          CommentatorConfig(model=DEFAULT_MODEL, precision=precision, backend=backend,
-                                           voice=VoiceConfig(backend=voice), stream=stream, ahead=ahead))
+                                           voice=VoiceConfig(backend=voice), stream=stream, ahead=ahead,
+                                           break_off=break_off))
         session = live(cfg, lm=lm)
         made = [s.written - s.picked for s in session.spoken if s.ahead_s is None]
-        how = ("streamed" if stream else "whole lines") + (", written ahead" if ahead else "")
+        how = (("streamed" if stream else "whole lines") + (", written ahead" if ahead else "")
+               + (", equal events break off" if break_off else ""))
         rows.append({"setting": f"{name}: {backend}, {precision}, {voice}, {how}", "lines": len(session.spoken),
                      "ahead": session.latency.ahead, "ahead_counts": session.ahead,
                      "events": session.latency.events, "p50_s": session.latency.p50_s,

@@ -465,6 +465,9 @@ def live_doom(
                                               "candidates and their ranking.")] = True,
     ahead: Annotated[bool, typer.Option(help="Write lines for likely events (the kill of an enemy in view) before "
                                              "they happen, and speak one the moment its event comes.")] = True,
+    break_off: Annotated[bool, typer.Option(help="An event as big as the line being spoken (a kill during a kill's "
+                                                 "line) breaks that line off at its next pause between words, "
+                                                 "or waits for it to end.")] = True,
     threads: Annotated[int, typer.Option(help="Torch threads for generation with --backend transformers "
                                               "(0: torch's choice); CTranslate2 uses one.")] = 1,
     out: OutOption = Path("outputs"),
@@ -488,7 +491,7 @@ def live_doom(
             sampling=replace(SamplingConfig(), candidates=candidates, max_new_tokens=max_new_tokens,
                              temperature=temperature, seed=seed),
             weights=parse_weights(weight or [], LIVE_WEIGHTS), voice=VoiceConfig(backend=voice),
-            stale_after_s=stale_after, stream=stream, ahead=ahead),
+            stale_after_s=stale_after, stream=stream, ahead=ahead, break_off=break_off),
         threads=threads,
     )
     check_live(cfg)  # refusals before the progress bar draws

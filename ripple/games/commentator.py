@@ -13,7 +13,13 @@ a small candidate count and a short token budget, ranked, spoken, and placed on 
 session's timeline where it would have been heard: when its audio was ready, or when the
 line before it ended, whichever is later; an event bigger than the line being spoken (any
 event, over a line about a quiet moment) does not wait: the worker takes it at once and
-its line cuts the one being spoken short, as a commentator breaks off mid-sentence.
+its line cuts the one being spoken short, as a commentator breaks off mid-sentence. With
+`break_off` (the default) an event as big as the line being spoken (a kill during a
+kill's line) does not wait for its end either: its line breaks that one off at a pause
+between words (voice.pauses) that comes within BREAK_WITHIN_S of the new line being
+ready, or else right then, after at least MIN_HEARD_S of the old line; and a line whose
+first words are already heard stops being written when such an event comes (its rest
+would not be heard).
 With `stream` (the default) a line is not waited for whole: the first candidate to finish
 a clause of a few words (and not echo a line already said) is voiced while the model is
 still writing, and becomes the line; its rest follows that clause when it is written,
@@ -46,13 +52,14 @@ from statistics import median
 from ripple.config import DEFAULT_MODEL, RankConfig, SamplingConfig
 from ripple.games.events import INTENSITY, intensity
 from ripple.state import Event, Moment
-from ripple.voice import VoiceConfig
+from ripple.voice import VoiceConfig, pauses
 
 STALE_AFTER_S = 1.5  # a moment older than this when the worker is free is dropped
 QUEUE_SIZE = 8  # moments waiting at most; a full queue loses its oldest
 LIVE_SAMPLING = SamplingConfig(candidates=2, max_new_tokens=16)  # latency first: few, short candidates
 LIVE_WEIGHTS = {"coherence": 1.0, "relevance": 0.0, "loops": 1.0, "length": 0.5}  # relevance loads a second model
 FIRST_LEAD_S = 0.5  # before any line was timed: how early to start making the next one
+FINISH_S = 0.1  # before any line written ahead was timed: its ranking and voicing after the last token
 QUIET = -1.0  # the intensity a line about an uneventful moment counts as: any event may cut in
 FIRST_WORDS = (3, 6)  # streaming: a clause of at least 3 words, or the first 6 words when none ends sooner
 AHEAD_KEPT = 4  # lines written ahead kept at most (one each for the likeliest events)
@@ -61,6 +68,9 @@ LIKELY_KEPT = 8  # likely events remembered: monsters seen a while ago come back
 BREAKS_IN = 0.9  # an event this intense stops a line being written ahead (events.INTENSITY: life lost, level end)
 AHEAD_KEEP_S = 30.0  # a line written ahead is used at most this long after it was written
 ECHO_LIMIT = 0.5  # a loops score below this marks a line, or a first clause, as an echo of one said
+MIN_HEARD_S = 0.5  # break_off: a line is heard this long before an equal event's line breaks it off
+BREAK_WITHIN_S = 0.3  # break_off: how long a ready line waits for a pause in the one being spoken
+HEARD_WITHIN_S = 1.0  # the aim: an event's line heard this soon; writing ahead that would delay it more stops
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class CommentatorConfig:
     queue_size: int = QUEUE_SIZE
     stream: bool = True  # voice a line's first clause while the rest is written
     ahead: bool = True  # write lines for likely events before they happen (where the game says what is likely)
+    break_off: bool = True  # an event as big as the line being spoken breaks it off at a pause between words
 
 
 @dataclass
@@ -133,7 +144,7 @@ class AheadCounts:
 @dataclass
 class Drops:
     stale: int = 0  # too old once the worker was free
-    superseded: int = 0  # a fresher or bigger moment was chosen instead
+    superseded: int = 0  # a fresher or bigger moment was chosen instead, or its line was cut before it began
     overflow: int = 0  # pushed out of a full queue
     unused: int = 0  # still queued when the session ended
     no_line: int = 0  # no candidate said anything
@@ -163,8 +174,11 @@ class Commentator(threading.Thread):
         self._stopping = False
         self._busy_until = 0.0  # when the line being spoken ends
         self._speaking = QUIET  # the intensity of the line being spoken
-        self._cutting = False  # the moment being commented on cuts the line being spoken short
+        self._pauses: list[float] = []  # where the line being spoken may be broken off (time.monotonic())
+        self._heard_from = 0.0  # when the line being spoken may be broken off at the earliest
+        self._cutting = ""  # how the moment being commented on cuts the line being spoken short (_cut)
         self._took: list[float] = []  # seconds from taking a moment to its audio being ready
+        self._finished: list[float] = []  # seconds from a line written ahead's last token to its audio being ready
         self._said: list[str] = []
         self._encoded = None  # the last prompt, whose cache the next one reuses where they agree
         self._made = 0  # lines attempted: each one's sampling seed
@@ -214,6 +228,10 @@ class Commentator(threading.Thread):
     def _lead(self) -> float:
         return median(self._took[-9:]) if self._took else FIRST_LEAD_S
 
+    def _finishing(self) -> float:
+        """How long a line written ahead takes from its last token to being kept: ranking and voicing."""
+        return median(self._finished[-9:]) if self._finished else FINISH_S
+
     def _lead_for(self, offer: Offer) -> float:
         """How long before the voice is free its line must be started (under the lock)."""
         return 0.0 if self._ahead_for(offer.moment) is not None else self._lead()  # written ahead: no time
@@ -230,12 +248,14 @@ class Commentator(threading.Thread):
     def _stops_ahead(self, offer: Offer, done_at: float) -> bool:
         """Whether a queued moment stops a line being written ahead that would be done at
         `done_at` (under the lock): an event big enough (a life lost, a level's end), or one
-        that would cut in and has no line kept but would be stale by then. Other events wait:
-        the line being written is what makes the next such event heard at once."""
+        that would cut in and has no line kept, whose own line, written after that one, would
+        be heard later than HEARD_WITHIN_S after it (or would go stale first). Other events
+        wait: the line being written is what makes the next such event heard at once."""
         if not self._cuts_in(offer):
             return False
+        heard_by = offer.shown + min(HEARD_WITHIN_S, self.cfg.stale_after_s)
         return ((offer.moment.intensity or 0.0) >= BREAKS_IN
-                or (not self._ready(offer) and offer.shown + self.cfg.stale_after_s < done_at))
+                or (not self._ready(offer) and heard_by < done_at + self._finishing() + self._lead()))
 
     def _take(self) -> Offer | tuple[Moment, Event] | None:
         """What to do next: the moment to comment on, an event to write a line for ahead of
@@ -266,7 +286,7 @@ class Commentator(threading.Thread):
         eventful = [o for o in fresh if o.moment.events]
         chosen = max(eventful, key=lambda o: (o.moment.intensity or 0, o.shown)) if eventful else fresh[-1]
         self.drops.superseded += len(fresh) - 1
-        self._cutting = time.monotonic() < self._busy_until and self._cuts_in(chosen)
+        self._cutting = self._cutting_for(chosen)
         return chosen
 
     def _drop_stale(self) -> None:
@@ -305,8 +325,31 @@ class Commentator(threading.Thread):
         return None
 
     def _cuts_in(self, offer: Offer) -> bool:
-        """An event bigger than the line being spoken (any event, over a quiet line)."""
-        return bool(offer.moment.events) and (offer.moment.intensity or 0.0) > self._speaking
+        """An event whose line does not wait for the one being spoken to end (_cut)."""
+        return bool(self._cut(offer))
+
+    def _cut(self, offer: Offer, speaking: float | None = None) -> str:
+        """How an event's line cuts short the one being spoken (or a line about a moment as
+        intense as `speaking`): "now" for an event bigger than that line's (any event, over a
+        quiet line); "pause", at a pause between words (_start), for one as big with
+        break_off; "" when it waits for the line to end."""
+        speaking = self._speaking if speaking is None else speaking
+        if not offer.moment.events:
+            return ""
+        level = offer.moment.intensity or 0.0
+        if level > speaking:
+            return "now"
+        return "pause" if self.cfg.break_off and level >= speaking else ""
+
+    def _overtaken(self, speaking: float) -> bool:
+        """Whether a queued moment would cut short a line about a moment as intense as `speaking`."""
+        with self._lock:
+            self._drop_stale()
+            return any(self._cut(o, speaking) for o in self._queue)
+
+    def _cutting_for(self, offer: Offer) -> str:
+        """_cut for the moment just taken, while a line is still being spoken (under the lock)."""
+        return self._cut(offer) if time.monotonic() < self._busy_until else ""
 
     def _write_ahead(self, base: Moment, event: Event) -> None:
         """Write, rank and voice a line for `event` happening on top of `base`, and keep it;
@@ -342,7 +385,7 @@ class Commentator(threading.Thread):
                     return False
                 offer = max(ready, key=lambda o: (o.moment.intensity or 0, o.shown))
                 self._queue.remove(offer)
-                self._cutting = time.monotonic() < self._busy_until and self._cuts_in(offer)
+                self._cutting = self._cutting_for(offer)
             if not self._speak_ahead(offer):  # refused: left to be taken as usual
                 with self._lock:
                     self._queue.appendleft(offer)
@@ -350,6 +393,7 @@ class Commentator(threading.Thread):
 
         candidates = sample(self.lm, context.encoded, self.cfg.sampling, seed=self.seed + self._made,
                             on_token=interrupted)
+        written = time.monotonic()
         self._made += 1
         if stopped:
             self.ahead_counts.stopped += 1
@@ -362,6 +406,7 @@ class Commentator(threading.Thread):
         with self._lock:
             self.ahead[event.text] = Ahead(event.text, text, template.name,
                                            [(r.text, round(r.total, 4)) for r in ranked], clip, time.monotonic())
+            self._finished.append(time.monotonic() - written)
             self.ahead_counts.written += 1
 
     def _speak_ahead(self, offer: Offer) -> bool:
@@ -423,7 +468,9 @@ class Commentator(threading.Thread):
         moment, lm = offer.moment, self.lm
         template, context = self._prompt(moment)
         voice = replace(self.cfg.voice, excitement=moment.intensity or 0.0)
-        first = FirstWords(lm.tokenizer, self._encoded.quoted, context, voice, self.cache) if self.cfg.stream else None
+        level = (moment.intensity or 0.0) if moment.events else QUIET
+        first = FirstWords(lm.tokenizer, self._encoded.quoted, context, voice, self.cache,
+                           overtaken=lambda: self._overtaken(level)) if self.cfg.stream else None
         candidates = sample(lm, self._encoded, self.cfg.sampling, seed=self.seed + self._made, on_token=first)
         self._made += 1
         ranked = self._rank(candidates, context)
@@ -439,7 +486,7 @@ class Commentator(threading.Thread):
                 return
             line, clip = text, synthesise(text, voice, self.cache)
             ready = time.monotonic()
-        rest = line[len(text):].strip() if line.startswith(text) else ""
+        rest = line[len(text):].strip() if line.startswith(text) and not (streamed and first.stopped) else ""
         if rest:  # heard after the first words, or after the silence while it was written
             start = self._start(ready)
             rest_clip = synthesise(rest, voice, self.cache)
@@ -450,21 +497,49 @@ class Commentator(threading.Thread):
                     ready, clip, first=first.text if streamed else "")
 
     def _start(self, ready: float) -> float:
-        return ready if self._cutting else max(ready, self._busy_until)
+        """When a line whose audio is ready at `ready` starts: at once when it cuts the line
+        being spoken short; when it breaks that line off, at the line's first pause within
+        BREAK_WITHIN_S, else right then (once MIN_HEARD_S of it was heard); else when that
+        line ends."""
+        if self._cutting == "now":
+            return ready
+        earliest = max(ready, self._heard_from)
+        if self._cutting == "pause" and earliest < self._busy_until:
+            return next((p for p in self._pauses if earliest <= p <= earliest + BREAK_WITHIN_S), earliest)
+        return max(ready, self._busy_until)
 
     def _place(self, offer: Offer, text: str, template: str, candidates: list[tuple[str, float]], picked: float,
                written: float, ready: float, clip: Path, first: str = "", ahead_s: float | None = None) -> None:
-        """Put a line on the session's timeline where it is heard, cutting short the one before."""
+        """Put a line on the session's timeline where it is heard, cutting short the one before.
+        A line that cuts in before the one before it has begun (that one was waiting for the
+        voice) takes its place: that line is never heard, and counts as superseded; the line
+        then being spoken is the one to wait for or cut short."""
         start = self._start(ready)
+        while self.spoken and self.spoken[-1].start > start:
+            self.spoken.pop()
+            self._said.pop()
+            self.drops.superseded += 1
+            if self.spoken:  # heard to its end again, unless this line cuts it short in turn
+                before = self.spoken[-1]
+                before.end, before.cut = before.start + clip_seconds(before.clip), False
+                self._hear(before)
+            else:
+                self._busy_until, self._speaking, self._pauses, self._heard_from = 0.0, QUIET, [], 0.0
+            self._cutting = self._cutting_for(offer)
+            start = self._start(ready)
         if self.spoken and self.spoken[-1].end > start:  # as a commentator stops mid-sentence
             self.spoken[-1].end, self.spoken[-1].cut = start, True
-        end = start + clip_seconds(clip)
-        moment = offer.moment
-        self._busy_until = end
-        self._speaking = (moment.intensity or 0.0) if moment.events else QUIET
         self._said.append(text)
-        self.spoken.append(Spoken(moment, text, template, candidates, offer.shown, picked, written, ready, start, end,
-                                  clip, first=first, ahead_s=ahead_s))
+        self.spoken.append(Spoken(offer.moment, text, template, candidates, offer.shown, picked, written, ready, start,
+                                  start + clip_seconds(clip), clip, first=first, ahead_s=ahead_s))
+        self._hear(self.spoken[-1])
+
+    def _hear(self, line: Spoken) -> None:
+        """Make `line` the one being spoken: what the next line waits for, or may cut short."""
+        self._busy_until = line.end
+        self._speaking = (line.moment.intensity or 0.0) if line.moment.events else QUIET
+        self._pauses = [line.start + p for p in pauses(line.clip) if p >= MIN_HEARD_S] if self.cfg.break_off else []
+        self._heard_from = line.start + MIN_HEARD_S
 
 
 def time_left(elapsed: float, tokens: int, most: int) -> float:
@@ -486,12 +561,16 @@ def numbers_agree(text: str, moment: Moment) -> bool:
 class FirstWords:
     """generate.OnToken: voices the first clause any candidate finishes, unless the loops
     scorer marks it as an echo of a line already said (that candidate is then left to the
-    ranking)."""
+    ranking). Once it is voiced, `overtaken()` saying True stops the writing: an event has
+    come whose line will cut this one short, so its rest would not be heard."""
 
-    def __init__(self, tokenizer, quoted: bool, context, voice: VoiceConfig, cache: Path):
+    def __init__(self, tokenizer, quoted: bool, context, voice: VoiceConfig, cache: Path,
+                 overtaken: Callable[[], bool] | None = None):
         from ripple.rank.loops import Loops
 
         self.tokenizer, self.quoted, self.context, self.voice, self.cache = tokenizer, quoted, context, voice, cache
+        self.overtaken = overtaken
+        self.stopped = False  # the writing was stopped after the first words
         self.loops = Loops()
         self.refused: set[int] = set()  # candidates whose first clause was an echo
         self.index: int | None = None
@@ -499,22 +578,26 @@ class FirstWords:
         self.clip: Path | None = None
         self.written = self.ready = 0.0  # when the clause was written, when its audio was ready
 
-    def __call__(self, index: int, tokens: list[int], done: bool) -> None:
+    def __call__(self, index: int, tokens: list[int], done: bool) -> bool:
         from ripple.generate import first_clause
         from ripple.voice import synthesise
 
-        if self.clip is not None or index in self.refused:
-            return
+        if self.clip is not None:
+            self.stopped = self.overtaken is not None and self.overtaken()
+            return self.stopped
+        if index in self.refused:
+            return False
         raw = self.tokenizer.decode(tokens, skip_special_tokens=True)
         words = first_clause(raw, self.quoted, done, *FIRST_WORDS)
         if not words:
-            return
+            return False
         if self.loops.score(self.context, [words])[0].value < ECHO_LIMIT:
             self.refused.add(index)
-            return
+            return False
         self.index, self.text, self.written = index, words, time.monotonic()
         self.clip = synthesise(words, self.voice, self.cache)  # the model waits: the voice goes first
         self.ready = time.monotonic()
+        return False
 
 
 def clip_seconds(path: Path) -> float:
@@ -532,8 +615,9 @@ def warm_up(commentator: Commentator, moment: Moment) -> float:
     commentator.spoken.clear()
     commentator._said.clear()
     commentator._busy_until = 0.0
-    commentator._speaking, commentator._cutting = QUIET, False
+    commentator._speaking, commentator._cutting, commentator._pauses = QUIET, "", []
     commentator._took.clear()
+    commentator._finished.clear()
     commentator.drops = Drops()
     commentator.ahead.clear()
     commentator.ahead_counts = AheadCounts()
