@@ -9,10 +9,12 @@ export HF_HUB_OFFLINE ?= 1
 .PHONY: demo test test-slow bench clean sysdeps
 
 # Debian packages the tests use: espeak-ng (a voice, and the speech transcription is tested
-# on), tesseract-ocr (on-screen text in videos) and chromium (the curate page's tests).
+# on), tesseract-ocr (on-screen text in videos), chromium (the curate page's tests) and
+# libopenal1 (ViZDoom mixes the game's sound with OpenAL; without it Doom records silence).
 sysdeps:
-	@{ command -v espeak-ng && command -v tesseract && command -v chromium; } >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr chromium; }
+	@{ command -v espeak-ng && command -v tesseract && command -v chromium && \
+		ldconfig -p | grep -q 'libopenal\.so\.1'; } >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr chromium libopenal1; }
 
 # The CPU build of torch, where pip's find-links folder holds it (this project's machines)
 TORCH_WHEEL := $(firstword $(wildcard $(or $(PIP_FIND_LINKS),/opt/wheels)/torch-2.13.0+cpu-*.whl))
