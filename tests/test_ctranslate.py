@@ -226,3 +226,28 @@ def test_narration_writes_on_two_lanes_and_is_reproducible(ct2_lm, tmp_path):
     assert first["narrate"]["lines"] == again["narrate"]["lines"]
     assert [[c["text"] for c in m["candidates"]] for m in first["moments"]] == \
         [[c["text"] for c in m["candidates"]] for m in again["moments"]]
+
+
+def test_live_warm_up_keeps_the_beginning_of_every_template(ct2_lm):
+    """Before play, the live commentator reads each template `auto` may choose twice, so that
+    CTranslate2 keeps each one's beginning as a computed state: the first kill's line does
+    not pay for reading the hype template's examples."""
+    from ripple.games.commentator import Commentator, CommentatorConfig, warm_up
+    from ripple.generate import _stop_token_ids
+    from ripple.state import MODES, Moment
+    from ripple.voice import VoiceConfig
+
+    ct2_lm.ct2.statics.clear()
+    ct2_lm.ct2.recent.clear()
+    c = Commentator(ct2_lm, CommentatorConfig(model=str(ct2_lm.spec.name), sampling=replace(SAMPLING, candidates=2),
+                                              weights={"loops": 1.0, "length": 1.0},
+                                              voice=VoiceConfig(backend="espeak-ng")))
+    warm_up(c, Moment(game="Doom", time=0.0, scene="deadly corridor",
+                      events=[{"text": "the game begins", "kind": "start"}]))
+    assert len(ct2_lm.ct2.statics) == len(MODES) and c.spoken == []
+    line_ends = frozenset(_stop_token_ids(ct2_lm.tokenizer, False))
+    for mode in MODES:  # a moment of the game, later: its prompt begins with a kept state
+        _, context = c._prompt(Moment(game="Doom", time=12.0, mode=mode, numbers={"health": 40},
+                                      events=[{"text": "the player kills a Zombieman", "kind": "kill"}]))
+        static, rest = ct2_lm.ct2.split(context.encoded.ids[0].tolist(), line_ends)
+        assert len(static) > len(rest), mode

@@ -128,13 +128,15 @@ def test_an_event_cuts_a_quiet_line_short_and_a_quiet_moment_waits(tiny_lm, tmp_
     line = c.spoken[1]
     assert line.start == line.ready < asked + 30.0  # spoken as soon as it was ready...
     assert quiet.cut and quiet.end == line.start  # ...breaking the quiet line off there
-    c._speaking = 0.2  # a line about an event is being spoken
-    assert c._cut(Offer(moment(4.0, events=True, intensity=0.1), time.monotonic())) == ""  # a smaller event waits
-    assert c._cut(Offer(moment(4.0, events=True, intensity=0.2), time.monotonic())) == "pause"  # an equal one breaks off
-    assert c._cut(Offer(moment(4.0, events=True, intensity=0.9), time.monotonic())) == "now"  # a bigger one cuts in
+    c._speaking = 0.8  # a line about an event (a kill) is being spoken
+    cut = {level: c._cut(Offer(moment(4.0, events=True, intensity=level), time.monotonic()))
+           for level in (0.35, 0.5, 0.6, 0.8, 0.9)}
+    # smaller events wait (a monster spotted); one as big or a little smaller (damage taken)
+    # breaks the line off at a pause; a bigger one cuts in at once
+    assert cut == {0.35: "", 0.5: "", 0.6: "pause", 0.8: "pause", 0.9: "now"}
     waits = Commentator(tiny_lm, replace(c.cfg, break_off=False))
-    waits._speaking = 0.2
-    assert waits._cut(Offer(moment(4.0, events=True, intensity=0.2), time.monotonic())) == ""
+    waits._speaking = 0.8
+    assert waits._cut(Offer(moment(4.0, events=True, intensity=0.8), time.monotonic())) == ""
 
     # The narration holds the cut line only up to where it was cut.
     full = len(load_audio(quiet.clip, rate=MIX_RATE)) / MIX_RATE
@@ -461,8 +463,10 @@ def test_writing_ahead_stops_for_an_event_that_would_be_heard_late_waiting():
     assert c._stops_ahead(kill, done_at=now + 0.6)  # heard at 1.1 s: the event goes first
     c.ahead["the player kills an Imp"] = Ahead("the player kills an Imp", "Imp down!", "hype", [], Path("x.wav"), now)
     assert not c._stops_ahead(kill, done_at=now + 2.0)  # its line is ready: spoken between two tokens
-    c._speaking = 0.9  # a bigger line is being spoken: the kill does not cut in, it waits its turn
     del c.ahead["the player kills an Imp"]
+    assert not c._stops_ahead(kill, done_at=now + 2.0, writing="the player kills an Imp")  # its own line: the quickest
+    assert c._stops_ahead(kill, done_at=now + 2.0, writing="level complete")
+    c._speaking, c.cfg = 0.9, replace(c.cfg, break_off=False)  # a bigger line is being spoken: the kill waits its turn
     assert not c._stops_ahead(kill, done_at=now + 2.0)
     assert Commentator(None, replace(c.cfg, stale_after_s=0.5))._stops_ahead(kill, done_at=now + 0.2)  # stale first
 
@@ -482,7 +486,8 @@ def test_events_that_can_come_again_in_the_same_words_are_likely_too():
     from ripple.games import doom
 
     c = Commentator(None, CommentatorConfig(weights={"loops": 1.0}), likely=doom.likely_events)
-    c._busy_until, c._speaking = time.monotonic() + 30.0, 1.0  # nothing can be taken
+    c._busy_until, c._speaking = time.monotonic() + 30.0, 1.0  # nothing can be taken...
+    c.cfg = replace(c.cfg, break_off=False)  # ...not even at a pause
     c.offer(Moment(game="Doom", time=1.0, intensity=0.9, events=[
         {"text": "the player picks up a Medikit", "kind": "pickup"},
         {"text": "health is down to 22", "kind": "low_health"}]), time.monotonic())

@@ -14,12 +14,12 @@ session's timeline where it would have been heard: when its audio was ready, or 
 line before it ended, whichever is later; an event bigger than the line being spoken (any
 event, over a line about a quiet moment) does not wait: the worker takes it at once and
 its line cuts the one being spoken short, as a commentator breaks off mid-sentence. With
-`break_off` (the default) an event as big as the line being spoken (a kill during a
-kill's line) does not wait for its end either: its line breaks that one off at a pause
-between words (voice.pauses) that comes within BREAK_WITHIN_S of the new line being
-ready, or else right then, after at least MIN_HEARD_S of the old line; and a line whose
-first words are already heard stops being written when such an event comes (its rest
-would not be heard).
+`break_off` (the default) an event as big as the line being spoken, or a little smaller
+(a kill during a kill's line, or during a level's end), does not wait for its end either:
+its line breaks that one off at a pause between words (voice.pauses) that comes within
+BREAK_WITHIN_S of the new line being ready, or else right then, after at least
+MIN_HEARD_S of the old line; and a line whose first words are already heard stops being
+written when such an event comes (its rest would not be heard).
 With `stream` (the default) a line is not waited for whole: the first candidate to finish
 a clause of a few words (and not echo a line already said) is voiced while the model is
 still writing, and becomes the line; its rest follows that clause when it is written,
@@ -70,6 +70,7 @@ AHEAD_KEEP_S = 30.0  # a line written ahead is used at most this long after it w
 ECHO_LIMIT = 0.5  # a loops score below this marks a line, or a first clause, as an echo of one said
 MIN_HEARD_S = 0.5  # break_off: a line is heard this long before an equal event's line breaks it off
 BREAK_WITHIN_S = 0.3  # break_off: how long a ready line waits for a pause in the one being spoken
+BREAK_MARGIN = 0.2  # break_off: an event this much less intense (a kill after a level's end) still breaks off
 HEARD_WITHIN_S = 1.0  # the aim: an event's line heard this soon; writing ahead that would delay it more stops
 
 
@@ -86,7 +87,7 @@ class CommentatorConfig:
     queue_size: int = QUEUE_SIZE
     stream: bool = True  # voice a line's first clause while the rest is written
     ahead: bool = True  # write lines for likely events before they happen (where the game says what is likely)
-    break_off: bool = True  # an event as big as the line being spoken breaks it off at a pause between words
+    break_off: bool = True  # an event (nearly) as big as the line being spoken breaks it off at a pause
 
 
 @dataclass
@@ -245,13 +246,14 @@ class Commentator(threading.Thread):
         """An event whose line is written already, with the voice free for it (under the lock)."""
         return self._ahead_for(offer.moment) is not None and self._due(offer)
 
-    def _stops_ahead(self, offer: Offer, done_at: float) -> bool:
-        """Whether a queued moment stops a line being written ahead that would be done at
-        `done_at` (under the lock): an event big enough (a life lost, a level's end), or one
-        that would cut in and has no line kept, whose own line, written after that one, would
-        be heard later than HEARD_WITHIN_S after it (or would go stale first). Other events
-        wait: the line being written is what makes the next such event heard at once."""
-        if not self._cuts_in(offer):
+    def _stops_ahead(self, offer: Offer, done_at: float, writing: str = "") -> bool:
+        """Whether a queued moment stops a line being written ahead for the event `writing`
+        that would be done at `done_at` (under the lock): an event big enough (a life lost, a
+        level's end), or one that would cut in and has no line kept, whose own line, written
+        after that one, would be heard later than HEARD_WITHIN_S after it (or would go stale
+        first). Other events wait: the line being written is what makes the next such event
+        heard at once; and so does the event that line is for, which it is the quickest way to."""
+        if not self._cuts_in(offer) or writing in {e.text for e in offer.moment.events}:
             return False
         heard_by = offer.shown + min(HEARD_WITHIN_S, self.cfg.stale_after_s)
         return ((offer.moment.intensity or 0.0) >= BREAKS_IN
@@ -331,15 +333,15 @@ class Commentator(threading.Thread):
     def _cut(self, offer: Offer, speaking: float | None = None) -> str:
         """How an event's line cuts short the one being spoken (or a line about a moment as
         intense as `speaking`): "now" for an event bigger than that line's (any event, over a
-        quiet line); "pause", at a pause between words (_start), for one as big with
-        break_off; "" when it waits for the line to end."""
+        quiet line); "pause", at a pause between words (_start), for one as big or at most
+        BREAK_MARGIN smaller with break_off; "" when it waits for the line to end."""
         speaking = self._speaking if speaking is None else speaking
         if not offer.moment.events:
             return ""
         level = offer.moment.intensity or 0.0
         if level > speaking:
             return "now"
-        return "pause" if self.cfg.break_off and level >= speaking else ""
+        return "pause" if self.cfg.break_off and level >= speaking - BREAK_MARGIN - 1e-9 else ""
 
     def _overtaken(self, speaking: float) -> bool:
         """Whether a queued moment would cut short a line about a moment as intense as `speaking`."""
@@ -377,7 +379,7 @@ class Commentator(threading.Thread):
                 self._drop_stale()
                 now = time.monotonic()
                 left = time_left(now - started, max(made), self.cfg.sampling.max_new_tokens)
-                if self._stopping or any(self._stops_ahead(o, now + left) for o in self._queue):
+                if self._stopping or any(self._stops_ahead(o, now + left, event.text) for o in self._queue):
                     stopped.append(True)
                     return True
                 ready = [o for o in self._queue if self._ready(o)]
@@ -609,8 +611,19 @@ def clip_seconds(path: Path) -> float:
 
 def warm_up(commentator: Commentator, moment: Moment) -> float:
     """Make and voice one line before play starts, so that the first real one does not pay
-    for kernels, tables and the voice being loaded; returns the seconds it took."""
+    for kernels, tables and the voice being loaded, after reading every template `auto` may
+    choose for two moments (with CTranslate2 the second reading keeps the beginning they
+    share, the template's, as a computed state: ctranslate.py); returns the seconds it took."""
+    from ripple.generate import sample
+    from ripple.state import MODES
+
     started = time.monotonic()
+    one_token = replace(commentator.cfg.sampling, candidates=1, max_new_tokens=1)
+    for mode in MODES if commentator.cfg.template == "auto" else [None]:
+        for later in (0.0, 1.0):  # a second apart: what the two share is the template's, not the moment's
+            update = {"time": (moment.time or 0.0) + later} | ({"mode": mode} if mode else {})
+            _, context = commentator._prompt(moment.model_copy(update=update))
+            sample(commentator.lm, context.encoded, one_token, seed=commentator.seed)
     commentator._comment(Offer(moment, started))
     commentator.spoken.clear()
     commentator._said.clear()
