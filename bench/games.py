@@ -5,8 +5,9 @@ against the minute of play, and how soon live commentary is heard after an event
    the H.264 encoder), then `ripple narrate gameplay.mp4 --states timeline.jsonl` on it,
    with narrate's defaults (8 candidates of up to 40 tokens, every scorer, piper), lighter
    (2 candidates of up to 16 tokens, int8, no relevance model, espeak-ng) through
-   transformers, and the same light setting through CTranslate2 ("fast"). Model loading
-   is timed apart: a person pays it once per process.
+   transformers, and the same light setting through CTranslate2 ("fast"); and narrate's
+   defaults through CTranslate2 at fp32 and int8 ("ct2", "ct2-int8"). Model loading is
+   timed apart: a person pays it once per process.
 2. live: `ripple live doom` for --live-seconds at the game's real speed, 2 candidates of
    16 tokens on one thread, through transformers (the old default) and CTranslate2 at
    int8, each line waited for whole, streamed (a line's first clause voiced while the

@@ -284,7 +284,8 @@ def test_a_bigger_line_takes_the_place_of_one_still_waiting_for_the_voice(tiny_l
 
 def test_a_streamed_line_stops_at_its_first_words_when_an_event_will_break_it_off(tiny_lm):
     """Once a line's first words are heard, an event that will cut it short stops its writing:
-    the rest would never be heard, and the event's own line is written sooner."""
+    the rest would never be heard, and the event's own line is written sooner. A bigger event
+    that comes before any word is voiced stops it at once: that line is never heard."""
     from ripple.config import SamplingConfig
 
     cfg = CommentatorConfig(model=tiny_lm.spec.name, sampling=SamplingConfig(candidates=2, max_new_tokens=16),
@@ -307,6 +308,12 @@ def test_a_streamed_line_stops_at_its_first_words_when_an_event_will_break_it_of
     quiet.offer(moment(2.0), time.monotonic())  # a quiet moment never cuts in: the line is written whole
     quiet._comment(Offer(moment(1.0, events=True, intensity=0.8), time.monotonic()))
     assert quiet.spoken[0].text == whole.text
+
+    small = Commentator(tiny_lm, cfg)  # a bigger event before any word is voiced: the line is given up
+    small.offer(moment(2.0, events=True, intensity=0.8), time.monotonic())
+    small._comment(Offer(moment(1.0, events=True, intensity=0.35), time.monotonic()))
+    assert small.spoken == [] and small.drops.superseded == 1 and small._said == []
+    assert [o.moment.time for o in small._queue] == [2.0]  # the kill is next
 
 
 def in_view(t: float, *names: str, events: list[str] = (), numbers: dict | None = None) -> Moment:

@@ -343,11 +343,13 @@ class Commentator(threading.Thread):
             return "now"
         return "pause" if self.cfg.break_off and level >= speaking - BREAK_MARGIN - 1e-9 else ""
 
-    def _overtaken(self, speaking: float) -> bool:
-        """Whether a queued moment would cut short a line about a moment as intense as `speaking`."""
+    def _overtaken(self, speaking: float) -> str:
+        """How the queued moments would cut short a line about a moment as intense as
+        `speaking`: "now" when one is bigger, "pause" when one would break it off, else ""."""
         with self._lock:
             self._drop_stale()
-            return any(self._cut(o, speaking) for o in self._queue)
+            cuts = {self._cut(o, speaking) for o in self._queue}
+        return "now" if "now" in cuts else "pause" if "pause" in cuts else ""
 
     def _cutting_for(self, offer: Offer) -> str:
         """_cut for the moment just taken, while a line is still being spoken (under the lock)."""
@@ -475,6 +477,9 @@ class Commentator(threading.Thread):
                            overtaken=lambda: self._overtaken(level)) if self.cfg.stream else None
         candidates = sample(lm, self._encoded, self.cfg.sampling, seed=self.seed + self._made, on_token=first)
         self._made += 1
+        if first is not None and first.stopped and first.clip is None:  # a bigger event came before any word
+            self.drops.superseded += 1
+            return
         ranked = self._rank(candidates, context)
         streamed = first is not None and first.clip is not None
         if streamed:  # already being heard: its candidate is the line
@@ -563,16 +568,18 @@ def numbers_agree(text: str, moment: Moment) -> bool:
 class FirstWords:
     """generate.OnToken: voices the first clause any candidate finishes, unless the loops
     scorer marks it as an echo of a line already said (that candidate is then left to the
-    ranking). Once it is voiced, `overtaken()` saying True stops the writing: an event has
-    come whose line will cut this one short, so its rest would not be heard."""
+    ranking). `overtaken()` (Commentator._overtaken) stops the writing: before any words
+    are voiced, when a bigger event has come (its line goes first, this one is never
+    heard); once they are, when any event has come whose line will cut this one short (its
+    rest would not be heard)."""
 
     def __init__(self, tokenizer, quoted: bool, context, voice: VoiceConfig, cache: Path,
-                 overtaken: Callable[[], bool] | None = None):
+                 overtaken: Callable[[], str] | None = None):
         from ripple.rank.loops import Loops
 
         self.tokenizer, self.quoted, self.context, self.voice, self.cache = tokenizer, quoted, context, voice, cache
         self.overtaken = overtaken
-        self.stopped = False  # the writing was stopped after the first words
+        self.stopped = False  # the writing was stopped (before the first words when clip is None)
         self.loops = Loops()
         self.refused: set[int] = set()  # candidates whose first clause was an echo
         self.index: int | None = None
@@ -584,10 +591,11 @@ class FirstWords:
         from ripple.generate import first_clause
         from ripple.voice import synthesise
 
-        if self.clip is not None:
-            self.stopped = self.overtaken is not None and self.overtaken()
-            return self.stopped
-        if index in self.refused:
+        cut = self.overtaken() if self.overtaken is not None else ""
+        if cut == "now" or (cut and self.clip is not None):
+            self.stopped = True
+            return True
+        if self.clip is not None or index in self.refused:
             return False
         raw = self.tokenizer.decode(tokens, skip_special_tokens=True)
         words = first_clause(raw, self.quoted, done, *FIRST_WORDS)
