@@ -34,6 +34,17 @@ def manifest_rows(out: Path) -> list[dict]:
         return [dict(r) for r in db.execute("SELECT * FROM jobs ORDER BY input, stage")]
 
 
+def running_after(out: Path, done: int) -> bool:
+    """Whether a job is running with at least `done` jobs done, by the batch's manifest."""
+    if not (out / "manifest.db").is_file():  # not created yet (connecting would create it)
+        return False
+    try:
+        statuses = [r["status"] for r in manifest_rows(out)]
+    except sqlite3.Error:  # its tables not made yet, or being written
+        return False
+    return "running" in statuses and statuses.count("done") >= done
+
+
 def comparable(rows: list[dict]) -> list[tuple]:
     """What two engines must agree on: inputs, hashes, status and what was written (the
     chosen lines included), not who ran it or how long it took."""
@@ -197,14 +208,20 @@ def test_killed_at_random_points_then_resumed(source, tiny_gpt2, tmp_path):
            "--workers", "2", "--stage", "generate", "--stage", "narrate", *FAST]
     rng = random.Random(7)
     kills = 0
-    for _ in range(3):
+    for round in range(3):
         proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(3.0, 25.0))
+        # Killed while a job runs, after as many jobs are done as rounds have passed, at a
+        # random point of it: points in the work, not on the clock (a fixed 3-25 s came after
+        # the whole batch on a fast machine, and before the first job on a slow one).
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline and not running_after(out, done=round):
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.0))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
-    assert kills >= 1
+    assert kills >= 2
     final = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr
     rows = manifest_rows(out)
