@@ -465,9 +465,10 @@ def live_doom(
                                               "candidates and their ranking.")] = True,
     ahead: Annotated[bool, typer.Option(help="Write lines for likely events (the kill of an enemy in view) before "
                                              "they happen, and speak one the moment its event comes.")] = True,
-    break_off: Annotated[bool, typer.Option(help="An event as big as the line being spoken (a kill during a kill's "
-                                                 "line) breaks that line off at its next pause between words, "
-                                                 "or waits for it to end.")] = True,
+    break_off: Annotated[bool, typer.Option(help="An event as big as the line being spoken or a little smaller (a "
+                                                 "kill during a kill's line or a level's end) breaks that line off "
+                                                 "at a pause between words once its own line is ready, or waits "
+                                                 "for it to end.")] = True,
     threads: Annotated[int, typer.Option(help="Torch threads for generation with --backend transformers "
                                               "(0: torch's choice); CTranslate2 uses one.")] = 1,
     out: OutOption = Path("outputs"),
