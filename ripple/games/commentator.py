@@ -352,7 +352,7 @@ class Commentator(threading.Thread):
         return "now" if "now" in cuts else "pause" if "pause" in cuts else ""
 
     def _cutting_for(self, offer: Offer) -> str:
-        """_cut for the moment just taken, while a line is still being spoken (under the lock)."""
+        """_cut for the moment just taken, while a line is still being spoken."""
         return self._cut(offer) if time.monotonic() < self._busy_until else ""
 
     def _write_ahead(self, base: Moment, event: Event) -> None:
@@ -636,7 +636,7 @@ def warm_up(commentator: Commentator, moment: Moment) -> float:
     commentator.spoken.clear()
     commentator._said.clear()
     commentator._busy_until = 0.0
-    commentator._speaking, commentator._cutting, commentator._pauses = QUIET, "", []
+    commentator._speaking, commentator._cutting, commentator._pauses, commentator._heard_from = QUIET, "", [], 0.0
     commentator._took.clear()
     commentator._finished.clear()
     commentator.drops = Drops()
