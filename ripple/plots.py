@@ -102,3 +102,42 @@ def timeline_chart(duration: float, loudness, window_s: float, moments, lines, d
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def latency_chart(duration: float, spans, events, aim_s: float, path: Path) -> Path:
+    """Write a PNG of a live session: each spoken event's time from the event to the first
+    audio of its line (written ahead or after it), against the aim and the session's p50 and
+    p95, over the lines as they were heard (those cut short in another colour). `events`: (time, latency,
+    written ahead) per spoken event; `spans`: (start, end, cut short) per line heard."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 4.2), sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
+    for ahead, colour, label in [(True, "#55a868", "line written ahead"), (False, "#4c72b0", "line written after")]:
+        picked = [(t, v) for t, v, a in events if a == ahead]
+        if picked:
+            top.scatter(*zip(*picked), s=22, color=colour, label=label, zorder=3)
+    top.axhline(aim_s, color="#c44e52", lw=1, label=f"aim ({aim_s:g} s)")
+    if events:
+        for q, style in [(50, ":"), (95, "--")]:
+            value = float(np.percentile([v for _, v, _ in events], q))
+            top.axhline(value, color="#555555", lw=1, ls=style, label=f"p{q} {value:.2f} s")
+    else:
+        top.text(0.5, 0.5, "no event was spoken", transform=top.transAxes, ha="center", color="#777777")
+    top.set_ylim(0, max([aim_s * 1.5] + [v * 1.1 for _, v, _ in events]))
+    top.set_ylabel("event to first\naudio (s)", fontsize=8)
+    top.legend(loc="upper right", fontsize=7, ncols=5, frameon=False)
+    for start, end, cut in spans:
+        bottom.axvspan(start, end, ymin=0.2, ymax=0.8, facecolor="#dd8452" if cut else "#55a868", edgecolor="white",
+                       lw=1)
+    bottom.axvspan(0, 0, facecolor="#55a868", label="line heard whole")
+    bottom.axvspan(0, 0, facecolor="#dd8452", label="line cut short by the next")
+    bottom.legend(loc="upper right", fontsize=7, ncols=2, frameon=False, bbox_to_anchor=(1, -0.35))
+    bottom.set_yticks([])
+    bottom.set_ylabel("heard", fontsize=8)
+    bottom.set_xlim(0, duration)
+    bottom.set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

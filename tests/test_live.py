@@ -74,7 +74,11 @@ def test_latency_is_measured_from_the_event_to_the_first_audio(session):
 def test_the_session_folder_holds_video_timeline_and_narration(session):
     folder = session.folder
     assert {"gameplay.mp4", "timeline.jsonl", "record.json", "narration.wav", "narration.json", "latency.json",
-            "narrated.mp4", "narrated.srt", "voice"} <= {p.name for p in folder.iterdir()}
+            "latency.png", "narrated.mp4", "narrated.srt", "voice"} <= {p.name for p in folder.iterdir()}
+    from PIL import Image
+
+    with Image.open(folder / "latency.png") as picture:
+        assert picture.format == "PNG" and picture.size == (1200, 420)
     assert streams(folder / "gameplay.mp4")["frames"] == session.played.frames
     narrated = streams(folder / "narrated.mp4")
     assert narrated["frames"] == session.played.frames and narrated["audio"] == "aac"

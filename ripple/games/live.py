@@ -7,7 +7,8 @@ and sends each moment back on a queue; here each one is offered to the commentat
 folder gets what a recording gets (gameplay.mp4, timeline.jsonl, record.json) and the
 commentary: narration.wav (every line where it was heard), narration.json (the lines,
 their candidates and timings, the moments dropped and why), latency.json (event to first
-audio, p50 and p95) and narrated.mp4 (the game with the lines mixed in, the game's sound
+audio, p50 and p95), latency.png (each event's latency over the session, against the aim
+of a second) and narrated.mp4 (the game with the lines mixed in, the game's sound
 ducked under them). There is no sound card here, so lines are written, not played.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from ripple.atomic import atomic_dir
 from ripple.errors import InputError
-from ripple.games.commentator import Commentator, CommentatorConfig, Spoken, warm_up
+from ripple.games.commentator import HEARD_WITHIN_S, Commentator, CommentatorConfig, Spoken, warm_up
 from ripple.games.process import play_elsewhere
 from ripple.games.record import Played, Progress, RecordConfig, check, summary
 from ripple.state import Moment
@@ -156,6 +157,7 @@ def _session(cfg: LiveConfig, module, progress: Progress, lm) -> LiveSession:
 
 
 def _write(session: LiveSession, tmp: Path, run_id: str) -> None:
+    from ripple.plots import latency_chart
     from ripple.schedule import Line
     from ripple.video.probe import probe
     from ripple.video.render import RenderConfig, narration_track, render, to_srt
@@ -171,6 +173,9 @@ def _write(session: LiveSession, tmp: Path, run_id: str) -> None:
     info = probe(tmp / "gameplay.mp4")
     render(info, tmp / "narration.wav", [l for l in lines if l.start < video_s], tmp / "narrated.mp4", RenderConfig())
     (tmp / "narrated.srt").write_text(to_srt(lines))
+    latency_chart(length, [(l.start, l.end, s.cut) for l, s in zip(lines, session.spoken)],
+                  [(s.shown - origin, s.latency, s.ahead_s is not None) for s in session.spoken if s.moment.events],
+                  HEARD_WITHIN_S, tmp / "latency.png")
     latency = asdict(session.latency) | {"drops": session.drops, "offered": session.offered,
                                          "spoken": len(session.spoken), "written_ahead": session.ahead,
                                          "pace": asdict(played.pace)}
