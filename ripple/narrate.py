@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import time
-import wave
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from ripple.state import Moment, load_moments
 from ripple.video.frames import FramesConfig, Keyframe
 from ripple.video.probe import Probe
 from ripple.video.render import RenderConfig
-from ripple.voice import VoiceConfig
+from ripple.voice import VoiceConfig, clip_seconds
 
 DEFAULT_GAME = "a video game"
 
@@ -88,11 +87,6 @@ class Narration:
                         "narration": "narration.wav", "contact_sheet": "keyframes.png", "timeline": "timeline.png"},
         }
         return data
-
-
-def wav_seconds(path: Path) -> float:
-    with wave.open(str(path), "rb") as clip:
-        return clip.getnframes() / clip.getframerate()
 
 
 def check_settings(cfg: NarrateConfig) -> None:
@@ -191,7 +185,7 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
             clips[index, text] = synthesise(text, replace(cfg.voice, excitement=moments[index].intensity or 0.0),
                                             cache_root())
             seconds["voice"] += time.perf_counter() - t
-        return wav_seconds(clips[index, text])
+        return clip_seconds(clips[index, text])
 
     options = [Option(i, m.time or 0.0, m.intensity or 0.0, []) for i, m in enumerate(moments)]
     try:

@@ -157,7 +157,8 @@ def test_an_event_as_big_as_the_line_breaks_it_off_at_its_next_pause(tiny_lm):
     pause between words of the one being spoken within BREAK_WITHIN_S of being ready, or
     right then (after MIN_HEARD_S of the old line)."""
     from ripple.config import SamplingConfig
-    from ripple.games.commentator import BREAK_WITHIN_S, MIN_HEARD_S, clip_seconds
+    from ripple.games.commentator import BREAK_WITHIN_S, MIN_HEARD_S
+    from ripple.voice import clip_seconds
     from ripple.models import cache_root
     from ripple.voice import pauses, synthesise
 
@@ -228,7 +229,7 @@ def test_a_streamed_line_is_its_first_words_then_the_rest(tiny_lm):
     """Through the worker on a tiny model: the line heard is the first words voiced early
     followed by the rest of that candidate, in one clip that begins with the early one."""
     from ripple.config import SamplingConfig
-    from ripple.games.commentator import clip_seconds
+    from ripple.voice import clip_seconds
     from ripple.models import cache_root
     from ripple.voice import synthesise
 
@@ -253,7 +254,7 @@ def test_a_streamed_line_is_its_first_words_then_the_rest(tiny_lm):
 def test_a_bigger_line_takes_the_place_of_one_still_waiting_for_the_voice(tiny_lm, tmp_path):
     """A line placed to start when the one being spoken ends, cut in on before it begins, is
     never heard: the bigger line starts where it would have, and the narration stays whole."""
-    from ripple.games.commentator import clip_seconds
+    from ripple.voice import clip_seconds
     from ripple.models import cache_root
     from ripple.schedule import Line
     from ripple.video.render import narration_track

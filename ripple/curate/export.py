@@ -19,7 +19,7 @@ from typing import Any
 
 from ripple.curate.db import DB_NAME, connect, now
 from ripple.errors import InputError
-from ripple.voice import VoiceConfig
+from ripple.voice import VoiceConfig, clip_seconds
 
 REEL_FPS = 30  # frames per second of the reel when the first clip's rate is unknown
 
@@ -119,7 +119,6 @@ def _cut(source: Path, has_audio: bool, start: float, end: float, size: tuple[in
 def make_reel(moments: list[dict[str, Any]], folder: Path, voice: VoiceConfig) -> tuple[Path | None, int]:
     """Cut, join and narrate the windows of the moments that come from videos."""
     from ripple.models import cache_root
-    from ripple.narrate import wav_seconds
     from ripple.schedule import Option, ScheduleConfig, schedule
     from ripple.video.probe import probe
     from ripple.video.render import RenderConfig, narration_track, render, to_srt, to_vtt
@@ -163,7 +162,7 @@ def make_reel(moments: list[dict[str, Any]], folder: Path, voice: VoiceConfig) -
 
     def seconds(index: int, text: str) -> float:
         clips[index] = synthesise(text, voice, cache_root())
-        return wav_seconds(clips[index])
+        return clip_seconds(clips[index])
 
     lines, _ = schedule(options, reel_probe.duration, seconds, ScheduleConfig(max_delay_s=3.0))
     narration = narration_track(lines, clips, reel_probe.duration, folder / ".narration.wav")

@@ -52,7 +52,7 @@ from statistics import median
 from ripple.config import DEFAULT_MODEL, RankConfig, SamplingConfig
 from ripple.games.events import INTENSITY, intensity
 from ripple.state import Event, Moment
-from ripple.voice import VoiceConfig, pauses
+from ripple.voice import VoiceConfig, clip_seconds, pauses
 
 STALE_AFTER_S = 1.5  # a moment older than this when the worker is free is dropped
 QUEUE_SIZE = 8  # moments waiting at most; a full queue loses its oldest
@@ -608,13 +608,6 @@ class FirstWords:
         self.clip = synthesise(words, self.voice, self.cache)  # the model waits: the voice goes first
         self.ready = time.monotonic()
         return False
-
-
-def clip_seconds(path: Path) -> float:
-    import wave
-
-    with wave.open(str(path), "rb") as clip:
-        return clip.getnframes() / clip.getframerate()
 
 
 def warm_up(commentator: Commentator, moment: Moment) -> float:

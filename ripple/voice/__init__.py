@@ -85,6 +85,14 @@ def join_clips(first: Path, gap_s: float, rest: Path, cache: Path) -> Path:
     return path
 
 
+def clip_seconds(path: Path) -> float:
+    """How long a WAV clip plays."""
+    import wave
+
+    with wave.open(str(path), "rb") as clip:
+        return clip.getnframes() / clip.getframerate()
+
+
 PAUSE_S = 0.05  # a silence this long between words is a place where a line can be broken off
 PAUSE_WINDOW_S = 0.01
 PAUSE_BELOW_PEAK_DB = 30.0  # quieter than the clip's loudest window by this much is silence
