@@ -52,6 +52,10 @@ def generate(
     repetition_penalty: Annotated[float, typer.Option()] = SamplingConfig.repetition_penalty,
     max_new_tokens: Annotated[int, typer.Option()] = SamplingConfig.max_new_tokens,
     seed: Annotated[int, typer.Option(help="Same seed and inputs, same output.")] = SamplingConfig.seed,
+    ground: Annotated[bool, typer.Option(help="Numbers the moment does not hold cannot be sampled, and its "
+                                         "names are favoured; --no-ground samples freely.")] = SamplingConfig.ground,
+    redraws: Annotated[int, typer.Option(help="Further batches of candidates to draw while the best has a hard "
+                                         "fault or names too little of what happened.")] = SamplingConfig.redraws,
     weight: Annotated[
         Optional[list[str]],
         typer.Option(help="Scorer weight NAME=NUMBER, repeatable; 0 switches a scorer off. Defaults: "
@@ -75,7 +79,8 @@ def generate(
         precision=precision,
         backend=backend,
         template=template,
-        sampling=SamplingConfig(candidates, temperature, top_p, top_k, repetition_penalty, max_new_tokens, seed),
+        sampling=SamplingConfig(candidates, temperature, top_p, top_k, repetition_penalty, max_new_tokens, seed,
+                                ground, redraws),
         rank=RankConfig(weights=parse_weights(weight or [], DEFAULT_WEIGHTS),
                         reward_model=str(reward_model) if reward_model else None),
         out_dir=out,

@@ -11,19 +11,23 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ripple import __version__
 from ripple.config import GenerateConfig
+from ripple.constraints import Guard
 from ripple.errors import InputError
 from ripple.generate import Candidate, encode_prompt, reported_logprobs, sample
 from ripple.prompting import find_template, render, to_prompt
 from ripple.rank import RankContext, Ranked, build_scorers, rank
 from ripple.state import Moment, load_moments
 
+FACTLESS_TEMPLATES = ("play-by-play", "hype")  # built-in templates whose prompts leave the moment's facts out
+MAX_REDRAWS = 8  # more batches than this for one moment is a runaway, not a search
+REDRAW_SEED_STEP = 7919  # a redrawn batch's seed, past every moment's own
 Progress = Callable[[str, int, int], None]  # (what is happening, done, total)
 
 
@@ -50,6 +54,23 @@ class MomentResult:
 
         return best_line(self.ranked)
 
+    @property
+    def wants_more(self) -> bool:
+        """The best candidate has a hard fault, or names too little of what happened (or
+        holds names the moment does not): worth drawing another batch for."""
+        if not self.ranked:
+            return True
+        best = self.ranked[0]
+        faithful = best.scores.get("faithfulness")
+        return bool(best.faults) or (faithful is not None and faithful.value < 1.0)
+
+    @property
+    def note(self) -> str:
+        """Why the line may still be wrong: every candidate had a hard fault ("" otherwise)."""
+        if self.ranked and all(r.faults for r in self.ranked):
+            return f"every candidate had a hard fault; the line has: {'; '.join(self.ranked[0].faults)}"
+        return ""
+
     def to_json(self, index: int) -> dict[str, Any]:
         return {
             "index": index,
@@ -60,6 +81,7 @@ class MomentResult:
             "line": self.line,
             "seconds": round(self.seconds, 3),
             **({"unwritten": self.unwritten} if self.unwritten else {}),
+            **({"note": self.note} if self.note else {}),
             "candidates": [
                 {
                     "rank": position + 1,
@@ -69,6 +91,7 @@ class MomentResult:
                     "complete": self.candidates[r.index].complete,
                     "new_tokens": self.candidates[r.index].new_tokens,
                     "total": round(r.total, 4),
+                    "faults": list(r.faults),
                     "scores": {
                         name: {"value": round(s.value, 4), "reason": s.reason, "raw": s.raw}
                         for name, s in r.scores.items()
@@ -110,6 +133,7 @@ def check_config(cfg: GenerateConfig) -> None:
         (s.top_k >= 0, "--top-k", "must be 0 (no limit) or more"),
         (s.repetition_penalty > 0, "--repetition-penalty", "must be above 0"),
         (s.max_new_tokens >= 1, "--max-new-tokens", "must be at least 1"),
+        (0 <= s.redraws <= MAX_REDRAWS, "--redraws", f"must be 0 to {MAX_REDRAWS}"),
     ]
     from ripple.models import BACKENDS, PRECISIONS
 
@@ -141,10 +165,21 @@ class Writer:
         self.encoded = None  # the last prompt, whose cache the next one reuses where they agree
 
     def write(self, index: int, moment: Moment, template, said: list[str]) -> MomentResult:
-        """Moment `index`'s ranked candidates; `said`: the lines heard before it, in order."""
-        return self.finish(self.draft(index, moment, template, said), said)
+        """Moment `index`'s ranked candidates; `said`: the lines heard before it, in order.
+        While the best has a hard fault or names too little of what happened, another
+        batch is drawn (up to `sampling.redraws`) and all are ranked together."""
+        draft = self.draft(index, moment, template, said)
+        result = self.finish(draft, said)
+        for again in range(1, self.cfg.sampling.redraws + 1):
+            if not result.wants_more:
+                break
+            more = self.draft(index, moment, template, said, seed_step=again)
+            draft = replace(draft, candidates=draft.candidates + more.candidates, seconds=draft.seconds + more.seconds)
+            result = self.finish(draft, said)
+        return result
 
-    def draft(self, index: int, moment: Moment, template, said: list[str], lane: int = 0) -> Draft:
+    def draft(self, index: int, moment: Moment, template, said: list[str], lane: int = 0,
+              seed_step: int = 0) -> Draft:
         """Moment `index`'s candidates, not ranked yet. Two lanes may draft at once with
         CTranslate2 (see `lanes`); a transformers model drafts on lane 0 only, because
         each prompt reuses the previous one's cache."""
@@ -154,7 +189,10 @@ class Writer:
         encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=self.encoded)
         if lm.backend != "ctranslate2":
             self.encoded = encoded
-        candidates = sample(lm, encoded, cfg.sampling, seed=cfg.sampling.seed + index, lane=lane)
+        guard = (Guard.for_moment(lm.tokenizer, moment, said, facts=template.name not in FACTLESS_TEMPLATES)
+                 if cfg.sampling.ground else None)
+        seed = cfg.sampling.seed + index + REDRAW_SEED_STEP * seed_step
+        candidates = sample(lm, encoded, cfg.sampling, seed=seed, lane=lane, guard=guard)
         return Draft(moment, template, turns, prompt, encoded, candidates, time.perf_counter() - started)
 
     def finish(self, draft: Draft, said: list[str]) -> MomentResult:

@@ -14,6 +14,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "relevance": 1.5,  # embedding similarity between moment and candidate
     "loops": 1.0,  # repeated n-grams, parroting the prompt or an earlier line
     "length": 0.5,  # a spoken line of about the right length, ending a sentence
+    "faithfulness": 2.0,  # names what happened, and nothing the moment does not hold; its hard faults are vetoes
 }
 
 
@@ -26,6 +27,8 @@ class SamplingConfig:
     repetition_penalty: float = 1.15  # > 1 discourages repeating tokens
     max_new_tokens: int = 40  # token budget per candidate
     seed: int = 0  # same seed, same model, same input: same candidates
+    ground: bool = True  # numbers the moment does not hold cannot be sampled; its names are favoured
+    redraws: int = 1  # generate: another batch while the best candidate has a hard fault or misses the events
 
 
 @dataclass(frozen=True)

@@ -174,12 +174,14 @@ def load(source: Path, tokenizer, precision: str, cache: Path) -> Ct2Model:
 
 
 def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int], sampling, seed: int,
-           threads: int = THREADS, on_token=None, lane: int = 0) -> list[tuple[list[int], list[float]]]:
+           threads: int = THREADS, on_token=None, lane: int = 0,
+           suppress: list[list[str]] | None = None) -> list[tuple[list[int], list[float]]]:
     """`sampling.candidates` continuations of `ids`: each one's token ids (ending with its
     stop token when it met one) and each token's log-probability under the model.
     `line_ends`: the tokens that hold a newline. `on_token(index, tokens, done)` hears of
     each token as it is decoded, and may stop the decoding (generate.OnToken). `lane`:
-    which of the model's Generators decodes it (one call at a time per lane)."""
+    which of the model's Generators decodes it (one call at a time per lane). `suppress`:
+    token sequences that may not be completed (constraints.Guard)."""
     ct2: Ct2Model = lm.ct2
     static, rest = ct2.split(ids, line_ends)
     tokens = lm.tokenizer.convert_ids_to_tokens
@@ -203,7 +205,7 @@ def sample(lm, ids: list[int], stops: tuple[int, ...], line_ends: frozenset[int]
             sampling_topk=sampling.top_k, sampling_topp=sampling.top_p, sampling_temperature=sampling.temperature,
             repetition_penalty=sampling.repetition_penalty, max_length=sampling.max_new_tokens,
             include_prompt_in_result=False, end_token=list(stops), return_end_token=True, return_scores=True,
-            callback=step,
+            callback=step, suppress_sequences=suppress or None,
         )
 
     ct2.draw((threads, lane), seed, generate)

@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 from ripple.config import SamplingConfig
+from ripple.constraints import Guard
+from ripple.grounding import SENTENCE_END, ends_sentence
 from ripple.prompting import QUOTE
 
 # Told of every token as it is written: (candidate index, its tokens so far, whether it has
@@ -23,8 +25,6 @@ from ripple.prompting import QUOTE
 # far is returned).
 OnToken = Callable[[int, list[int], bool], bool | None]
 
-# A sentence ends at . ! ? or … (possibly repeated), optionally followed by closing marks.
-SENTENCE_END = re.compile(r"[.!?…]+[)\]'’]*(?=\s|$)")
 # A clause ends at a sentence end or , ; : — once the next word has begun (so "1,000" and
 # "3.5" are not cut).
 CLAUSE_END = re.compile(r"[,;:.!?…—]+[)\]'’]*(?=\s+\S)")
@@ -53,14 +53,6 @@ class EncodedPrompt:
         cache = copy.deepcopy(self.cache)
         cache.batch_repeat_interleave(n)
         return cache
-
-
-def ends_sentence(text: str) -> bool:
-    text = text.rstrip()
-    match = None
-    for match in SENTENCE_END.finditer(text):
-        pass
-    return match is not None and match.end() == len(text)
 
 
 def cut_line(raw: str, quoted: bool) -> tuple[str, bool]:
@@ -151,8 +143,11 @@ def _stop_token_ids(tokenizer, quoted: bool) -> tuple[int, ...]:
 
 
 def pick_next(logits, seen, sampling: SamplingConfig):
-    """One sampled token per row, with transformers' semantics and order: repetition
-    penalty over every token seen (prompt included), temperature, top-k, then top-p.
+    """One sampled token per row, in transformers' order: repetition penalty over the
+    tokens in `seen`, temperature, top-k, then top-p. `sample` passes each row's own
+    tokens and the earlier lines' words as `seen`, not the whole prompt's: a penalty on the
+    prompt's words pushes a line away from the very names and actions of its moment (on
+    bench/states/dev, 26% of candidates named what happened with it, 62% without).
 
     Sampling among the top-k survivors only, rather than over a vocabulary of -inf,
     is what makes this cheap: multinomial over 49k entries per row cost ~12 ms a step.
@@ -176,11 +171,12 @@ def pick_next(logits, seen, sampling: SamplingConfig):
 
 
 def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
-           on_token: OnToken | None = None, lane: int = 0) -> list[Candidate]:
+           on_token: OnToken | None = None, lane: int = 0, guard: Guard | None = None) -> list[Candidate]:
     """`sampling.candidates` lines continuing `prompt`, reproducible for the same seed.
     `on_token` hears of each token as it is written, and may stop the writing (OnToken).
     `lane`: with CTranslate2, which of its generators writes (ctranslate.py); two lanes
-    may write at once.
+    may write at once. `guard`: the moment's numbers and names (constraints.py): numbers it
+    does not hold cannot be written.
 
     All candidates decode as one batch over copies of the prompt's KV cache. A row leaves
     the batch (and the cache) as soon as it emits a stop token, so a batch of short lines
@@ -190,23 +186,30 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
     import torch
 
     if lm.backend == "ctranslate2":
-        return _sample_ctranslate2(lm, prompt, sampling, seed, on_token, lane)
+        return _sample_ctranslate2(lm, prompt, sampling, seed, on_token, lane, guard)
     tok, model, n = lm.tokenizer, lm.model, sampling.candidates
     stop_ids = _stop_token_ids(tok, prompt.quoted)
     stops, stop_set = torch.tensor(stop_ids, device=prompt.ids.device), set(stop_ids)
     cache = prompt.expanded_cache(n)
     alive = torch.arange(n)  # which candidates are still being written, by original row
     made: list[list[int]] = [[] for _ in range(n)]
-    seen = prompt.ids.repeat(n, 1)  # tokens the repetition penalty looks at, per live row
+    # What the repetition penalty looks at, per live row: its own tokens and the earlier lines' (guard.echoes)
+    echoes = guard.echoes if guard is not None else ()
+    seen = torch.tensor([echoes], dtype=torch.long, device=prompt.ids.device).reshape(1, -1).repeat(n, 1)
     step_input = prompt.ids[:, -1:].repeat(n, 1)
+    numbers: list[str | None] = [None] * n  # the number each row is writing (guard)
     torch.manual_seed(seed)
     with torch.inference_mode():
         for _ in range(sampling.max_new_tokens):
             logits = model(input_ids=step_input, past_key_values=cache, use_cache=True).logits[:, -1]
+            if guard is not None:
+                logits = guard.steer(logits, [numbers[row] for row in alive.tolist()])
             chosen = pick_next(logits, seen, sampling)
             stop = False
             for row, token in zip(alive.tolist(), chosen.tolist()):
                 made[row].append(token)
+                if guard is not None:
+                    numbers[row] = guard.advance(numbers[row], token)
                 if on_token is not None:
                     done = token in stop_set or len(made[row]) == sampling.max_new_tokens
                     stop = bool(on_token(row, made[row], done)) or stop
@@ -233,13 +236,13 @@ def reported_logprobs(candidates: list[Candidate]) -> dict[str, float]:
 
 
 def _sample_ctranslate2(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
-                        on_token: OnToken | None, lane: int = 0) -> list[Candidate]:
+                        on_token: OnToken | None, lane: int = 0, guard: Guard | None = None) -> list[Candidate]:
     from ripple import ctranslate
 
     stops = _stop_token_ids(lm.tokenizer, prompt.quoted)
     line_ends = frozenset(_stop_token_ids(lm.tokenizer, False))
     made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed, on_token=on_token,
-                             lane=lane)
+                             lane=lane, suppress=guard.suppress_sequences() if guard is not None else None)
     candidates = []
     for tokens, logprobs in made:
         raw = lm.tokenizer.decode(tokens, skip_special_tokens=True)

@@ -9,7 +9,8 @@ from ripple.commentary import CommentaryRun
 
 MAX_MOMENTS_DRAWN = 12  # a taller picture stops being readable; commentary.md has them all
 LABEL_CHARS = 60  # candidate text shown beside its bar
-COLOURS = {"coherence": "#4c72b0", "relevance": "#dd8452", "loops": "#55a868", "length": "#c44e52", "reward": "#8172b3"}
+COLOURS = {"coherence": "#4c72b0", "relevance": "#dd8452", "loops": "#55a868", "length": "#c44e52", "reward": "#8172b3",
+           "faithfulness": "#937860"}
 
 
 def _pyplot():
@@ -51,10 +52,14 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
         left = [0.0] * len(rows)
         for name in names:
             widths = [weights[name] * r.scores[name].value / total_weight for r in rows]
-            ax.barh(range(len(rows)), widths, left=left, color=COLOURS.get(name, "#999999"),
-                    label=f"{name} ×{weights[name]:g}")
+            bars = ax.barh(range(len(rows)), widths, left=left, color=COLOURS.get(name, "#999999"),
+                           label=f"{name} ×{weights[name]:g}")
+            for bar, r in zip(bars, rows):
+                if r.faults:  # vetoed: ranked below every line without a hard fault
+                    bar.set_alpha(0.35)
             left = [a + b for a, b in zip(left, widths)]
-        labels = [textwrap.shorten(r.text or "(empty)", LABEL_CHARS, placeholder="…") for r in rows]
+        labels = [("✗ " if r.faults else "") + textwrap.shorten(r.text or "(empty)", LABEL_CHARS, placeholder="…")
+                  for r in rows]
         ax.set_yticks(range(len(rows)), labels, fontsize=8)
         if rows:
             ax.get_yticklabels()[-1].set_fontweight("bold")
@@ -64,7 +69,8 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
         ax.tick_params(axis="x", labelsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", fontsize=8, ncols=len(labels), frameon=False)
-    axes[-1, 0].set_xlabel("total score (weighted mean of the scorers; best candidate on top, in bold)")
+    axes[-1, 0].set_xlabel("total score (weighted mean of the scorers; best candidate on top, in bold; "
+                           "✗ faded: a hard fault, ranked below every line without)")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the legend
     fig.savefig(path, dpi=100)
     plt.close(fig)

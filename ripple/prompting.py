@@ -15,12 +15,34 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from ripple.errors import InputError
-from ripple.state import MODES, Moment
+from ripple.state import GENRES, MODES, Moment
 
 TEMPLATE_SUFFIX = ".j2"
+EXAMPLES_FILE = "examples.yaml"  # few-shot examples per genre and template, in prompts/
+# A game's genre from a title (or a word of one) in its name, the longest that matches.
+GENRE_OF_TITLE = {
+    "shooter": "doom, freedoom, quake, halo, call of duty, counter-strike, cs2, cs:go, valorant, overwatch, "
+               "battlefield, destiny, titanfall, rainbow six, team fortress, wolfenstein, borderlands",
+    "battle-royale": "apex legends, fortnite, pubg, warzone, battle royale, fall guys",
+    "sports": "fc, fifa, football, soccer, efootball, nba, 2k, madden, nhl, rocket league, tennis, golf, "
+              "wii sports, basketball, hockey",
+    "fighting": "street fighter, tekken, mortal kombat, smash bros, guilty gear, soulcalibur, fighterz, "
+                "king of fighters",
+    "racing": "mario kart, gran turismo, forza, need for speed, f1, kart, racing, trackmania",
+    "moba": "league of legends, dota, smite, heroes of the storm, pokemon unite",
+    "strategy": "starcraft, age of empires, civilization, hearthstone, warcraft, chess, slay the spire, xcom, "
+                "command & conquer, total war, marvel snap",
+    "platformer": "super mario, celeste, sonic, hollow knight, cuphead, donkey kong, rayman, crash bandicoot",
+    "puzzle": "tetris, puyo, pac-man, candy crush, lumines",
+    "action": "elden ring, dark souls, hades, dead cells, sekiro, bloodborne, god of war, zelda, minecraft, "
+              "devil may cry, monster hunter, bayonetta",
+}
+GENRE_OF_EVENT = {"sports": "goal scores shot keeper penalty corner", "racing": "lap overtakes pit corner finish",
+                  "fighting": "combo round ko parry", "shooter": "kill headshot frag", "moba": "tower baron dragon"}
 PREVIOUS_SHOWN = 3  # earlier lines a template sees; more only lengthens the prompt
 
 
@@ -46,6 +68,48 @@ def choose_mode(moment: Moment) -> str:
     if not moment.events:
         return "colour"
     return "play-by-play"
+
+
+def genre_of(moment: Moment) -> str | None:
+    """The moment's genre: its own `genre`, else one its game's name or its events suggest."""
+    if moment.genre:
+        return moment.genre
+    title = f" {' '.join(moment.game.lower().replace('.', ' ').split())} "
+    known = sorted(((t.strip(), g) for g, titles in GENRE_OF_TITLE.items() for t in titles.split(",")),
+                   key=lambda pair: -len(pair[0]))
+    for name, genre in known:
+        if f" {name} " in title:
+            return genre
+    said = set(re.findall(r"[a-z]+", " ".join(e.text for e in moment.events).lower()))
+    return next((g for g, words in GENRE_OF_EVENT.items() if said & set(words.split())), None)
+
+
+@lru_cache(maxsize=4)
+def _all_examples(path: Path) -> dict:
+    import yaml
+
+    if not path.is_file():  # a prompts folder of one's own without examples: each template's own
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(str(path), f"few-shot examples cannot be read: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict) or set(data) - {*GENRES, "colour"}:
+        raise InputError(str(path), "expected a mapping of genre (or colour) to examples")
+    return data
+
+
+def examples_for(moment: Moment, mode: str) -> list[dict[str, str]]:
+    """The few-shot examples a template shows for `moment`: its genre's for `mode` (colour
+    has one set for every genre); none where its genre is unknown (the template's own)."""
+    data = _all_examples(builtin_prompts_dir() / EXAMPLES_FILE)
+    if mode == "colour":
+        chosen = data.get("colour", [])
+    else:
+        genre = genre_of(moment)
+        chosen = data.get(genre, {}).get(mode, []) if genre else []
+    return [{"moment": ex["moment"].replace(" Numbers:", "\nNumbers:").replace(" Facts:", "\nFacts:"),
+             "line": ex["line"]} for ex in chosen]
 
 
 @dataclass(frozen=True)
@@ -124,8 +188,10 @@ def render(template: Template, moment: Moment, previous: list[str]) -> list[dict
         compiled = env.from_string(template.source)
         fields = moment.model_dump()
         fields["events"] = moment.events  # objects, so templates can write e.text
+        fields["genre"] = genre_of(moment)
         text = compiled.render(
-            **fields, moment=moment, clock=moment.clock(), previous=previous[-PREVIOUS_SHOWN:]
+            **fields, moment=moment, clock=moment.clock(), previous=previous[-PREVIOUS_SHOWN:],
+            examples=examples_for(moment, template.name),
         )
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"{template.path}:{exc.lineno}", f"template syntax error: {exc.message}") from None

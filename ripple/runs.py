@@ -44,17 +44,19 @@ def to_markdown(run: CommentaryRun) -> str:
         if m.events:
             lines.append("Events: " + "; ".join(e.text for e in m.events))
         if m.numbers:
-            lines.append("Numbers: " + ", ".join(f"{k} {v:g}" for k, v in m.numbers.items()))
+            lines.append("Numbers: " + m.spoken_numbers())
         if result.unwritten:
             lines += ["", f"> *not written: {result.unwritten}*", ""]
             continue
         lines += ["", f"> **{result.line or '(no usable line)'}**", ""]
+        if result.note:
+            lines += [f"> ⚠ {result.note}", ""]
         names = list(result.ranked[0].scores) if result.ranked else []
         lines.append("| # | total | " + " | ".join(names) + " | candidate |")
         lines.append("|---|---|" + "---|" * len(names) + "---|")
         for position, r in enumerate(result.ranked, start=1):
             cells = " | ".join(f"{r.scores[n].value:.2f}" for n in names)
-            text = (r.text or "(empty)").replace("|", "\\|")
+            text = ((r.text or "(empty)") + (f" ✗ {'; '.join(r.faults)}" if r.faults else "")).replace("|", "\\|")
             lines.append(f"| {position} | {r.total:.3f} | {cells} | {text} |")
         best = result.ranked[0] if result.ranked else None
         if best:

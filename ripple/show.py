@@ -40,7 +40,7 @@ def print_run(console: Console, run: CommentaryRun) -> None:
         names = list(result.ranked[0].scores) if result.ranked else []
         table = Table(
             title=f"{i}.{when} {m.game} — {result.template}",
-            caption=f"line: {result.line or '(none)'}",
+            caption=f"line: {result.line or '(none)'}" + (f"\n⚠ {result.note}" if result.note else ""),
             caption_justify="left",
             show_lines=False,
         )
@@ -50,9 +50,8 @@ def print_run(console: Console, run: CommentaryRun) -> None:
             table.add_column(name, justify="right")
         table.add_column("candidate", ratio=1)
         for position, r in enumerate(result.ranked[:SHOWN_CANDIDATES], start=1):
-            style = "bold green" if position == 1 else None
-            table.add_row(
-                str(position), f"{r.total:.2f}", *(f"{r.scores[n].value:.2f}" for n in names), r.text or "(empty)",
-                style=style,
-            )
+            style = "bold green" if position == 1 and not r.faults else "dim" if r.faults else None
+            text = (r.text or "(empty)") + (f"  ✗ {'; '.join(r.faults)}" if r.faults else "")
+            table.add_row(str(position), f"{r.total:.2f}", *(f"{r.scores[n].value:.2f}" for n in names), text,
+                          style=style)
         console.print(table)

@@ -20,9 +20,26 @@ from ripple.errors import InputError
 MAX_STATE_FILE_BYTES = 32 * 1024 * 1024  # a day of moments is well under 1 MiB
 MODES = ("play-by-play", "colour", "hype")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-INHERITED = ("game", "facts")  # timeline fields that each moment takes unless it sets its own
+INHERITED = ("game", "facts", "genre")  # timeline fields that each moment takes unless it sets its own
+GENRES = ("shooter", "battle-royale", "sports", "fighting", "racing", "moba", "strategy", "platformer", "puzzle",
+          "action")
+# How a field name reads aloud: its parts, with these spoken in full ('boss_hp_pct' → 'boss HP').
+SPOKEN_PARTS = {"hp": "HP", "diff": "difference", "pct": "", "percent": "", "pc": "", "num": "", "n": "",
+                "s": "seconds", "ms": "milliseconds", "xp": "XP", "kda": "KDA", "cs": "CS"}
+PERCENT_PARTS = ("pct", "percent", "pc", "%")
 
 Number = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True)]
+
+
+def spoken_number(name: str, value: float) -> str:
+    """A named number as a commentator says it: 'gold_diff' 2800 → 'gold difference 2,800',
+    'boss_hp_pct' 62 → 'boss HP 62%', 'splitDelta' → 'split delta'."""
+    parts = [p for p in re.split(r"[_\s]+|(?<=[a-z])(?=[A-Z])", name.replace("%", "_%")) if p]
+    percent = any(p.lower() in PERCENT_PARTS for p in parts)
+    words = [SPOKEN_PARTS.get(p.lower(), p) for p in parts if p != "%"]
+    words = [w for w in words if w]
+    number = f"{value:,}" if isinstance(value, int) else f"{value:,.6g}"
+    return f"{' '.join(words) or name} {number}{'%' if percent else ''}"
 
 
 def parse_clock(value: Any) -> Any:
@@ -85,6 +102,7 @@ class Moment(BaseModel):
     mode: Literal["play-by-play", "colour", "hype"] | None = None  # force a template
     intensity: float | None = Field(default=None, ge=0, le=1)  # 1 = the biggest moment
     objects: list[SeenObject] = []  # what is in view (a game engine's labels), with where on screen
+    genre: Literal[GENRES] | None = None  # picks the few-shot examples; None: guessed from the game's name
 
     _clock = field_validator("time", mode="before")(parse_clock)
 
@@ -98,6 +116,10 @@ class Moment(BaseModel):
     def seen(self) -> str:
         """The objects in view in words: 'a Zombieman ahead, a Medikit on the right'."""
         return ", ".join(o.words() for o in self.objects)
+
+    def spoken_numbers(self) -> str:
+        """The numbers as a commentator says them: 'gold difference 2,800, boss HP 62%'."""
+        return ", ".join(spoken_number(k, v) for k, v in self.numbers.items())
 
     def clock(self) -> str:
         if self.time is None:
@@ -118,7 +140,7 @@ class Moment(BaseModel):
             parts.append(f"In view: {self.seen()}.")
         parts += [e.text.rstrip(".") + "." for e in self.events]
         if self.numbers:
-            parts.append(", ".join(f"{k} {v:g}" for k, v in self.numbers.items()) + ".")
+            parts.append(self.spoken_numbers() + ".")
         return " ".join(parts)
 
 
@@ -184,7 +206,7 @@ def _validate_moments(raw: Any, where: str, locate) -> list[Moment]:
         if extra:
             raise InputError(
                 f"{where}:{locate((extra[0],))}",
-                f"{extra[0]}: unknown timeline field (expected moments, game, facts)",
+                f"{extra[0]}: unknown timeline field (expected moments, " + ", ".join(INHERITED) + ")",
             )
         items, prefix = raw["moments"], ("moments",)
     elif isinstance(raw, list):

@@ -39,6 +39,21 @@ def smol_folder() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smol_tokenizer():
+    """The embedded default's tokenizer (one digit per token), without its weights: from the
+    converted folder where there is one, else read from the GGUF file (a few seconds)."""
+    from transformers import AutoTokenizer
+
+    from ripple import models
+
+    folder = models._converted_folder("smollm2-135m")
+    if (folder / "tokenizer.json").is_file():
+        return AutoTokenizer.from_pretrained(folder)
+    gguf = models._package_file(models.EMBEDDED["smollm2-135m"])
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+
+@pytest.fixture(scope="session")
 def tiny_lm(tiny_gpt2):
     from ripple import models
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT, run_cli, run_here
 
-FAST = ["--candidates", "3", "--max-new-tokens", "8", "--weight", "relevance=0"]
+FAST = ["--candidates", "3", "--max-new-tokens", "8", "--weight", "relevance=0", "--redraws", "0"]
 
 
 def test_help_is_instant_and_imports_no_torch():
@@ -35,14 +35,15 @@ def test_generate_writes_a_run_folder(tiny_gpt2, tmp_path):
         assert len(cands) == 3
         assert [c["rank"] for c in cands] == [1, 2, 3]
         assert [c["total"] for c in cands] == sorted((c["total"] for c in cands), reverse=True)
-        assert set(cands[0]["scores"]) == {"coherence", "loops", "length"}
+        assert set(cands[0]["scores"]) == {"coherence", "loops", "length", "faithfulness"}
+        assert all(isinstance(c["faults"], list) for c in cands)
         assert all(s["reason"] for c in cands for s in c["scores"].values())
         assert moment["prompt"].endswith('Commentator: "')
     assert [m["template"]["name"] for m in data["moments"]] == ["colour", "play-by-play", "play-by-play", "hype"]
     png = (folder / "scores.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     markdown = (folder / "commentary.md").read_text()
-    assert markdown.startswith("# Commentary:") and "| # | total | coherence | loops | length | candidate |" in markdown
+    assert markdown.startswith("# Commentary:") and "| # | total | coherence | loops | length | faithfulness | candidate |" in markdown
     assert "1. 0:03 · Doom — colour" in result.stdout or "Doom — colour" in result.stdout
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries left
 

@@ -44,8 +44,8 @@ def test_transcript_prompt_ends_in_open_quote_with_examples_quoted():
     turns = render(find_template("hype", DOOM[3]), DOOM[3], [])
     prompt = to_prompt(turns, tokenizer=None)
     assert prompt.endswith('\nCommentator: "')
-    assert 'Commentator: "Parry after parry' in prompt
-    assert prompt.index("excitable") < prompt.index("Street Fighter") < prompt.index("exit switch")
+    assert 'Commentator: "One against three' in prompt  # a shooter's example, for Doom
+    assert prompt.index("excitable") < prompt.index("One against three") < prompt.index("exit switch")
 
 
 @pytest.mark.real_model
@@ -56,8 +56,8 @@ def test_chat_prompt_goes_through_the_chat_template(smol_folder):
     prompt = to_prompt(render(find_template("hype", DOOM[3]), DOOM[3], []), tok)
     assert prompt.endswith('<|im_start|>assistant\n"')
     assert prompt.count("<|im_start|>user") == 3 and prompt.count("<|im_start|>assistant") == 3
-    assert '<|im_start|>assistant\n"Parry after parry' in prompt
-    assert prompt.index("excitable") < prompt.index("Street Fighter") < prompt.index("exit switch")
+    assert '<|im_start|>assistant\n"One against three' in prompt
+    assert prompt.index("excitable") < prompt.index("One against three") < prompt.index("exit switch")
 
 
 def test_per_game_template_wins(tmp_path, monkeypatch):
@@ -109,3 +109,55 @@ def test_split_turns():
         {"role": "user", "content": "hi"},
     ]
     assert builtin_prompts_dir().name == "prompts"
+
+
+def test_numbers_are_spoken_as_a_commentator_says_them():
+    from ripple.state import spoken_number
+
+    assert spoken_number("gold_diff", 2800) == "gold difference 2,800"
+    assert spoken_number("boss_hp_pct", 62) == "boss HP 62%"
+    assert spoken_number("splitDelta", 1.25) == "split Delta 1.25"
+    assert spoken_number("kills", 4) == "kills 4"
+    moment = Moment(game="Dota 2", events=["Roshan falls"], numbers={"gold_diff": 12500, "boss_hp%": 3})
+    last = render(find_template("play-by-play", moment), moment, [])[-1]["content"]
+    assert "Numbers: gold difference 12,500, boss HP 3%." in last and "gold_diff" not in last
+
+
+@pytest.mark.parametrize("game, genre", [
+    ("EA Sports FC 25", "sports"), ("Street Fighter 6", "fighting"), ("Mario Kart 8 Deluxe", "racing"),
+    ("League of Legends", "moba"), ("Tetris 99", "puzzle"), ("Elden Ring", "action"), ("Doom", "shooter"),
+    ("Some Indie Game", None),
+])
+def test_a_games_genre_comes_from_its_name(game, genre):
+    from ripple.prompting import genre_of
+
+    assert genre_of(Moment(game=game)) == genre
+
+
+def test_genre_comes_from_the_moment_or_its_events_when_the_name_says_nothing():
+    from ripple.prompting import genre_of
+
+    assert genre_of(Moment(game="Some Indie Game", genre="racing")) == "racing"
+    assert genre_of(Moment(game="Some Indie Game", events=["a late goal from the striker"])) == "sports"
+    with pytest.raises(Exception, match="genre"):
+        Moment(game="x", genre="knitting")
+
+
+@pytest.mark.parametrize("mode", ["play-by-play", "hype", "colour"])
+def test_no_example_can_leak_another_games_name(mode):
+    """Every genre's examples, shown for a game of that genre: the prompt names no game
+    but the one being played, and shows the genre's own examples."""
+    from ripple.grounding import KNOWN_GAMES
+    from ripple.state import GENRES
+
+    for genre in GENRES:
+        moment = Moment(game="Quiet Harbour", genre=genre, events=["the player wins"], facts=["made in 2020"])
+        prompt = to_prompt(render(find_template(mode, moment), moment, []))
+        assert [t for t in KNOWN_GAMES if t in prompt] == [], (genre, mode)
+        assert prompt.count("Game: Quiet Harbour.") >= 3  # two examples and the moment itself
+
+
+def test_an_unknown_genre_gets_the_templates_own_example():
+    moment = Moment(game="Quiet Harbour", events=["the player wins"])
+    prompt = to_prompt(render(find_template("play-by-play", moment), moment, []))
+    assert "He wins the fight and takes the lead" in prompt

@@ -13,6 +13,7 @@ from ripple.config import RankConfig
 from ripple.errors import InputError
 from ripple.rank.base import RankContext, Score, Scorer
 from ripple.rank.coherence import Coherence
+from ripple.rank.faithful import Faithfulness
 from ripple.rank.length import Length
 from ripple.rank.loops import Loops
 from ripple.rank.relevance import Relevance
@@ -23,6 +24,7 @@ SCORERS: dict[str, Callable[[RankConfig], Scorer]] = {
     "relevance": lambda cfg: Relevance(),
     "loops": lambda cfg: Loops(),
     "length": lambda cfg: Length(cfg.min_words, cfg.max_words),
+    "faithfulness": lambda cfg: Faithfulness(),
     "reward": lambda cfg: Reward(cfg.reward_model),  # off unless weighted: --weight reward=N
 }
 
@@ -35,6 +37,11 @@ class Ranked:
     text: str
     total: float  # weighted mean of the scorers' values, 0..1
     scores: dict[str, Score]
+
+    @property
+    def faults(self) -> tuple[str, ...]:
+        """Every scorer's hard faults: any one puts the candidate below all without."""
+        return tuple(f for s in self.scores.values() for f in s.faults)
 
 
 def parse_weights(items: list[str], base: dict[str, float]) -> dict[str, float]:
@@ -61,7 +68,8 @@ def build_scorers(cfg: RankConfig) -> list[Scorer]:
 
 
 def rank(texts: list[str], ctx: RankContext, scorers: list[Scorer], weights: dict[str, float]) -> list[Ranked]:
-    """Every candidate with its per-scorer breakdown, best first (ties keep model order)."""
+    """Every candidate with its per-scorer breakdown, best first (ties keep model order).
+    A candidate with a hard fault (Score.faults) never outranks one without."""
     per_scorer = {s.name: s.score(ctx, texts) for s in scorers}
     total_weight = sum(weights[name] for name in per_scorer)
     ranked = [
@@ -73,7 +81,7 @@ def rank(texts: list[str], ctx: RankContext, scorers: list[Scorer], weights: dic
         )
         for i, text in enumerate(texts)
     ]
-    return sorted(ranked, key=lambda r: (-r.total, r.index))
+    return sorted(ranked, key=lambda r: (bool(r.faults), -r.total, r.index))
 
 
 def best_line(ranked: list[Ranked]) -> str:

@@ -16,6 +16,7 @@ class Score:
     value: float  # 0 (worst) to 1 (best), comparable across scorers
     reason: str  # why, in a few words a person can check
     raw: float | None = None  # the measurement before it was mapped to 0..1
+    faults: tuple[str, ...] = ()  # hard faults: any one vetoes the line (rank puts it below every line without)
 
 
 @dataclass(frozen=True)

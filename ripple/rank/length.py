@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ripple.generate import ends_sentence
+from ripple.grounding import ends_sentence
 from ripple.rank.base import RankContext, Score, words
 
 UNFINISHED_FACTOR = 0.5  # a line cut mid-sentence sounds broken when spoken
