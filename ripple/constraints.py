@@ -171,7 +171,11 @@ class Guard:
                                 if not set(text.strip()) <= written | CONTINUES]
         digits = vocab.single_digits
         sequences += [[digits[d]] for d in "0123456789" if d not in written]
-        for prefix in sorted({""} | {p for p in self.prefixes if p[-1].isdigit()}):
+        # every beginning a number may have, and each one followed by a mark it cannot take
+        # ('3.' where only 3,600 is held): none may go on with a digit that leaves the moment's numbers
+        bodies = {""} | set(self.prefixes)
+        bodies |= {p + m for p in self.prefixes if p[-1].isdigit() for m in CONTINUES} - set(self.prefixes)
+        for prefix in sorted(bodies):
             body = [digits[ch] if ch.isdigit() else vocab.mark_pieces.get(ch) for ch in prefix]
             if None in body:
                 continue

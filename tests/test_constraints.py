@@ -110,6 +110,8 @@ def test_the_suppressed_sequences_spell_the_same_rule(smol_tokenizer):
     assert ("Ġ", "8") in sequences and ("Ġ", "3") not in sequences  # 8 starts none; 3 starts 38
     assert ("Ġ", "3", "0") in sequences and ("Ġ", "3", "8") not in sequences
     assert ("Ġ", "3", "8", "0") in sequences  # 380 is not 38
+    assert ("Ġ", "1", ".", "3") in sequences and ("Ġ", "1", ",", "3") in sequences  # 1.3 and 1,3 are not 130
+    assert ("Ġ", "1", "3") not in sequences
 
 
 def test_names_of_the_moment_are_favoured_by_their_first_token(smol_tokenizer):
