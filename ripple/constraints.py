@@ -84,14 +84,14 @@ class Guard:
     @classmethod
     def for_moment(cls, tokenizer, moment, previous: list[str] = (), facts: bool = True) -> Guard:
         """`facts`: the prompt shows the moment's facts (colour does), so their numbers (a
-        release year) may be written too; a line that never saw them would only misplace
-        them ('the 2019 knights')."""
+        release year) may be written too, and their names are favoured; a line that never
+        saw them would only misplace them ('the 2019 knights', 'killed by John Carmack')."""
         numbers = supported_numbers(moment, previous, facts)
         vocab = vocabulary(tokenizer)
         allowed_words = {w for w, v in NUMBER_WORDS.items() if float(v) in numbers}
         banned = frozenset(i for i, w in vocab.words.items() if w in COUNTED_WORDS and w not in allowed_words)
-        return cls(frozenset(number_spellings(numbers)), vocab, banned, name_bias(tokenizer, moment),
-                   echoes(tokenizer, moment, previous))
+        return cls(frozenset(number_spellings(numbers)), vocab, banned, name_bias(tokenizer, moment, facts),
+                   echoes(tokenizer, moment, previous, facts))
 
     @property
     def prefixes(self) -> frozenset[str]:
@@ -185,10 +185,11 @@ class Guard:
         return sequences
 
 
-def echoes(tokenizer, moment, previous: list[str]) -> tuple[int, ...]:
+def echoes(tokenizer, moment, previous: list[str], facts: bool = True) -> tuple[int, ...]:
     """The tokens of the last lines said (as many as a prompt shows) that the moment's own
-    words do not use: what the repetition penalty holds against a new line, so that it
-    says something new without being kept from the moment's names."""
+    words (its facts' too, unless not `facts`) do not use: what the repetition penalty
+    holds against a new line, so that it says something new without being kept from the
+    moment's names."""
     from ripple.grounding import moment_text
     from ripple.prompting import PREVIOUS_SHOWN
 
@@ -196,15 +197,15 @@ def echoes(tokenizer, moment, previous: list[str]) -> tuple[int, ...]:
         return set(tokenizer(" " + text, add_special_tokens=False)["input_ids"]) if text else set()
 
     said = set().union(*(ids(line) for line in previous[-PREVIOUS_SHOWN:])) if previous else set()
-    return tuple(sorted(said - ids(moment_text(moment))))
+    return tuple(sorted(said - ids(moment_text(moment, facts))))
 
 
-def name_bias(tokenizer, moment) -> dict[int, float]:
+def name_bias(tokenizer, moment, facts: bool = True) -> dict[int, float]:
     """The first token of each name the moment gives, written after a space, where that
     token is the whole name or four letters of it or more, not a start many words share."""
     from ripple.grounding import GENERIC, TOKEN, moment_text
 
-    names = {w for w in TOKEN.findall(moment_text(moment)) if w[:1].isupper() and w.lower() not in GENERIC and len(w) > 2}
+    names = {w for w in TOKEN.findall(moment_text(moment, facts)) if w[:1].isupper() and w.lower() not in GENERIC and len(w) > 2}
     bias = {}
     for name in sorted(names):
         ids = tokenizer(" " + name, add_special_tokens=False)["input_ids"]

@@ -69,8 +69,8 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
         ax.tick_params(axis="x", labelsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", fontsize=8, ncols=len(labels), frameon=False)
-    axes[-1, 0].set_xlabel("total score (weighted mean of the scorers; best candidate on top, in bold; "
-                           "✗ faded: a hard fault, ranked below every line without)")
+    axes[-1, 0].set_xlabel("total score, the scorers' weighted mean (best on top, in bold)\n"
+                           "✗ faded: a hard fault, ranked below every line without one")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the legend
     fig.savefig(path, dpi=100)
     plt.close(fig)

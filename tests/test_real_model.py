@@ -23,10 +23,10 @@ def doom_run(smol_folder, tmp_path_factory):
 def test_every_moment_gets_a_spoken_line(doom_run):
     assert doom_run["model"]["name"] == "smollm2-135m"
     for moment in doom_run["moments"]:
-        assert len(moment["candidates"]) == 8
+        assert len(moment["candidates"]) in (8, 16)  # 16 when the first batch's best had a fault (--redraws 1)
         best = moment["candidates"][0]
         assert best["text"] == moment["line"] and len(moment["line"].split()) >= 2
-        assert set(best["scores"]) == {"coherence", "relevance", "loops", "length"}
+        assert set(best["scores"]) == {"coherence", "relevance", "loops", "length", "faithfulness"}
 
 
 def test_ranking_picks_lines_about_the_moment(doom_run):
@@ -48,3 +48,24 @@ def test_coherence_prefers_fluent_text(smol_folder):
         ["What a goal, the crowd is on its feet!", "feet crowd goal its the on a What, is!"],
     )
     assert fluent > shuffled + 1.0
+
+
+def test_held_out_lines_say_what_happened_and_nothing_false(smol_folder):
+    """Four of bench/quality.py's held-out files (no prompt, scorer or decoding rule was tuned
+    on them), on generate's defaults: the issue's bar for the chosen lines."""
+    from pathlib import Path
+
+    from ripple.commentary import generate_commentary
+    from ripple.config import GenerateConfig
+    from ripple.grounding import Grounding
+
+    held = Path(__file__).resolve().parent.parent / "bench" / "states" / "heldout"
+    checks = []
+    for name in ("fc25-derby.yaml", "lol-baron.yaml", "sf6-set.yaml", "tetris99.yaml"):
+        run = generate_commentary(GenerateConfig(state_file=held / name))
+        said: list[str] = []
+        for result in run.results:
+            checks.append(Grounding.of(result.moment, said).check(result.line))
+            said.append(result.line)
+    assert sum(c.happened for c in checks) >= 0.9 * len(checks)
+    assert [c.text for c in checks if c.faults] == []  # unfinished, invented numbers, other games, fields, repeats
