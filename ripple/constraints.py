@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from ripple.grounding import COUNTED_WORDS, NUMBER_WORDS, number_spellings, supported_numbers
 
@@ -79,7 +79,7 @@ class Guard:
     banned_words: frozenset[int]  # number-word tokens whose value the moment does not hold
     bias: dict[int, float] = field(default_factory=dict)  # token → logits added (name_bias)
     echoes: tuple[int, ...] = ()  # tokens of the lines already said that the moment lacks: the repetition penalty's
-    _masks: dict = field(default_factory=dict, repr=False)
+    _masks: dict = field(default_factory=dict, repr=False)  # banned sets and masks, by the number being written
 
     @classmethod
     def for_moment(cls, tokenizer, moment, previous: list[str] = (), facts: bool = True) -> Guard:
@@ -93,11 +93,10 @@ class Guard:
         return cls(frozenset(number_spellings(numbers)), vocab, banned, name_bias(tokenizer, moment, facts),
                    echoes(tokenizer, moment, previous, facts))
 
-    @property
+    @cached_property
     def prefixes(self) -> frozenset[str]:
-        if "prefixes" not in self._masks:
-            self._masks["prefixes"] = frozenset(s[:k] for s in self.spellings for k in range(1, len(s) + 1))
-        return self._masks["prefixes"]
+        """Every beginning of a number the moment holds, the numbers themselves included."""
+        return frozenset(s[:k] for s in self.spellings for k in range(1, len(s) + 1))
 
     def complete(self, state: str | None) -> bool:
         """Whether the number being written is one the moment holds (or none is written)."""
