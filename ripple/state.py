@@ -28,7 +28,10 @@ SPOKEN_PARTS = {"hp": "HP", "diff": "difference", "pct": "", "percent": "", "pc"
                 "s": "seconds", "ms": "milliseconds", "xp": "XP", "kda": "KDA", "cs": "CS"}
 PERCENT_PARTS = ("pct", "percent", "pc", "%")
 
-Number = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True)]
+Number = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, allow_inf_nan=False)]
+MAX_YAML_ALIASES = 1000  # a file of mostly references is a bomb (9^9 lists from nine lines), not a game
+MAX_NESTING = 100  # mappings and lists inside each other; a moment needs four
+MAX_VALUES = 2_000_000  # values in a document once aliases are followed; 32 MiB of moments holds fewer
 
 
 def spoken_number(name: str, value: float) -> str:
@@ -58,7 +61,7 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str = Field(min_length=1)
-    time: float | None = Field(default=None, ge=0)  # seconds; defaults to the moment's
+    time: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # seconds; defaults to the moment's
     kind: str | None = None  # a short tag such as 'kill', 'damage', 'goal'
 
     _clock = field_validator("time", mode="before")(parse_clock)
@@ -94,13 +97,13 @@ class Moment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     game: str = Field(min_length=1)
-    time: float | None = Field(default=None, ge=0)  # seconds from the start
+    time: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # seconds from the start
     scene: str = ""  # what is on screen, in words
     events: list[Event] = []  # what just happened, most important first
     numbers: dict[str, Number] = {}  # health, score, ammo, lap, ...
     facts: list[str] = []  # background on the game, its makers, its history (colour)
     mode: Literal["play-by-play", "colour", "hype"] | None = None  # force a template
-    intensity: float | None = Field(default=None, ge=0, le=1)  # 1 = the biggest moment
+    intensity: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)  # 1 = the biggest moment
     objects: list[SeenObject] = []  # what is in view (a game engine's labels), with where on screen
     genre: Literal[GENRES] | None = None  # picks the few-shot examples; None: guessed from the game's name
 
@@ -144,6 +147,40 @@ class Moment(BaseModel):
         return " ".join(parts)
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a document of more than MAX_YAML_ALIASES aliases."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases_seen = getattr(self, "aliases_seen", 0) + 1
+            if self.aliases_seen > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (*name): a file of mostly "
+                                     "references is refused")
+        return super().compose_node(parent, index)
+
+
+def _check_depth(value: Any, path: Path) -> None:
+    """Refuse lists and mappings nested deeper than MAX_NESTING, or a document that expands
+    to more than MAX_VALUES values once its aliases are followed (each shared value is
+    measured once, so a bomb is found without being expanded)."""
+    sizes: dict[int, int] = {}
+
+    def size(item: Any, depth: int) -> int:
+        if depth > MAX_NESTING:
+            raise InputError(str(path), f"nested too deeply (more than {MAX_NESTING} levels of lists and mappings)")
+        if not isinstance(item, (dict, list)):
+            return 1
+        if id(item) not in sizes:
+            children = item.values() if isinstance(item, dict) else item
+            sizes[id(item)] = 1 + sum(size(child, depth + 1) for child in children)
+            if sizes[id(item)] > MAX_VALUES:
+                raise InputError(str(path), f"expands to more than {MAX_VALUES:,} values (through YAML aliases?); "
+                                            "a game-state file is far smaller")
+        return sizes[id(item)]
+
+    size(value, 0)
+
+
 def _yaml_node_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the value at `loc` in a composed YAML/JSON document."""
     line = node.start_mark.line + 1 if node is not None else None
@@ -168,13 +205,23 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return path or "(top level)"
 
 
+def _short_repr(value: Any) -> str:
+    """At most 40 characters of `value`, built without walking all of it (a value made of
+    YAML aliases can hold billions of items)."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxdict, short.maxlist, short.maxstring, short.maxother = 2, 3, 3, 36, 36
+    got = short.repr(value)
+    return got if len(got) <= 40 else got[:37] + "..."
+
+
 def _explain(err: dict[str, Any]) -> str:
     if err["type"] == "missing":
         return "required field is missing"
     if err["type"] == "extra_forbidden":
         return "unknown field (expected one of: " + ", ".join(Moment.model_fields) + ")"
-    got = repr(err.get("input"))
-    got = got if len(got) <= 40 else got[:37] + "..."
+    got = _short_repr(err.get("input"))
     return f"{err['msg'][0].lower()}{err['msg'][1:]} (got {got})"
 
 
@@ -183,6 +230,8 @@ def _read_text(path: Path) -> str:
         raise InputError(str(path), "no such file")
     if path.is_dir():
         raise InputError(str(path), "is a folder, expected a game-state file")
+    if not path.is_file():  # a named pipe would block the read for ever
+        raise InputError(str(path), "is not a regular file (a pipe or a device?); expected a game-state file")
     size = path.stat().st_size
     if size > MAX_STATE_FILE_BYTES:
         raise InputError(
@@ -268,9 +317,12 @@ def load_moments(path: Path) -> list[Moment]:
         return moments
 
     try:
-        raw = json.loads(text) if kind == "json" else yaml.safe_load(text)
+        raw = json.loads(text) if kind == "json" else yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (safe)
+        _check_depth(raw, path)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(str(path), f"nested too deeply (more than {MAX_NESTING} levels of lists and mappings)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

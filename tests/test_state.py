@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 
@@ -168,3 +170,51 @@ def test_intensity_out_of_range(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("game: Doom\nintensity: 3\n")
     assert error_of(path).startswith(f"{path}:2: intensity")
+
+
+@pytest.mark.parametrize("body, says", [
+    ("game: Doom\ntime: .inf\n", "time"),
+    ("game: Doom\nnumbers: {health: .nan}\n", "numbers.health"),
+    ("game: Doom\nnumbers: {health: 1e999}\n", "numbers.health"),
+    ("game: Doom\nintensity: .nan\n", "intensity"),
+])
+def test_numbers_must_be_finite(tmp_path, body, says):
+    path = tmp_path / "s.yaml"
+    path.write_text(body)
+    assert says in error_of(path)
+
+
+def test_json_nan_and_infinity_are_refused(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text('{"game": "Doom", "time": Infinity, "numbers": {"hp": NaN}}')
+    assert "time" in error_of(path)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\ngame: Doom\nscene: *i\n")
+    started = time.monotonic()
+    message = error_of(path)
+    assert time.monotonic() - started < 5 and "expands to more than" in message
+
+
+def test_many_aliases_are_refused(tmp_path):
+    path = tmp_path / "many.yaml"
+    path.write_text("x: &x 1\nl: [" + ", ".join(["*x"] * 1500) + "]\ngame: Doom\n")
+    assert "aliases" in error_of(path)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_deep_nesting_is_refused(tmp_path, suffix):
+    path = tmp_path / f"deep{suffix}"
+    path.write_text('{"game": "Doom", "numbers": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert "nested too deeply" in error_of(path)
+
+
+def test_a_named_pipe_is_refused_without_blocking(tmp_path):
+    path = tmp_path / "pipe.yaml"
+    os.mkfifo(path)
+    assert "not a regular file" in error_of(path)
