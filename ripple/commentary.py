@@ -9,6 +9,7 @@ line could still be heard.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from ripple.rank import RankContext, Ranked, build_scorers, rank
 from ripple.state import Moment, load_moments
 
 FACTLESS_TEMPLATES = ("play-by-play", "hype")  # built-in templates whose prompts leave the moment's facts out
+RUN_ID = re.compile(r"[\w-][\w.-]{0,99}")  # one folder name under --out: no '/', '..' or hidden folder
 MAX_REDRAWS = 8  # more batches than this for one moment is a runaway, not a search
 REDRAW_SEED_STEP = 7919  # a redrawn batch's seed, past every moment's own
 Progress = Callable[[str, int, int], None]  # (what is happening, done, total)
@@ -144,6 +146,9 @@ def check_config(cfg: GenerateConfig) -> None:
     for ok, flag, message in checks:
         if not ok:
             raise InputError(flag, message)
+    if cfg.run_id is not None and not RUN_ID.fullmatch(cfg.run_id):
+        raise InputError("--run-id", f"'{cfg.run_id[:60]}': a run id is one folder name (letters, digits, "
+                         "'.', '_' and '-', at most 100, not starting with '.'), so the run stays inside --out")
     if cfg.run_id and (cfg.out_dir / cfg.run_id).exists():
         raise InputError(str(cfg.out_dir / cfg.run_id), "a run with this id exists already; choose another --run-id")
 

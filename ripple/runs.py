@@ -83,7 +83,8 @@ def write_commentary_files(run: CommentaryRun, folder: Path, data: dict | None =
     """commentary.json (`data`, or the run's own), commentary.md and (with `chart`) scores.png
     into `folder`."""
     data = data if data is not None else run.to_json()
-    (folder / "commentary.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    # strict JSON: a NaN or an infinity written bare would make the file unreadable to others
+    (folder / "commentary.json").write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     (folder / "commentary.md").write_text(to_markdown(run))
     if chart and run.results:
         score_chart(run, folder / "scores.png")

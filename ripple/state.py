@@ -31,6 +31,8 @@ PERCENT_PARTS = ("pct", "percent", "pc", "%")
 Number = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, allow_inf_nan=False)]
 MAX_YAML_ALIASES = 1000  # a file of mostly references is a bomb (9^9 lists from nine lines), not a game
 MAX_NESTING = 100  # mappings and lists inside each other; a moment needs four
+MAX_NAME_CHARS = 200  # a game's name
+MAX_TEXT_CHARS = 5_000  # a scene, an event, a fact: a paragraph, not a book
 MAX_VALUES = 2_000_000  # values in a document once aliases are followed; 32 MiB of moments holds fewer
 
 
@@ -60,7 +62,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     time: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # seconds; defaults to the moment's
     kind: str | None = None  # a short tag such as 'kill', 'damage', 'goal'
 
@@ -96,12 +98,12 @@ class Moment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    game: str = Field(min_length=1)
+    game: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     time: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # seconds from the start
-    scene: str = ""  # what is on screen, in words
+    scene: str = Field(default="", max_length=MAX_TEXT_CHARS)  # what is on screen, in words
     events: list[Event] = []  # what just happened, most important first
     numbers: dict[str, Number] = {}  # health, score, ammo, lap, ...
-    facts: list[str] = []  # background on the game, its makers, its history (colour)
+    facts: list[Annotated[str, Field(max_length=MAX_TEXT_CHARS)]] = []  # background on the game, its makers, its history (colour)
     mode: Literal["play-by-play", "colour", "hype"] | None = None  # force a template
     intensity: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)  # 1 = the biggest moment
     objects: list[SeenObject] = []  # what is in view (a game engine's labels), with where on screen
@@ -147,8 +149,31 @@ class Moment(BaseModel):
         return " ".join(parts)
 
 
+class DuplicateKey(ValueError):
+    """A mapping names the same key twice: which value was meant is anyone's guess."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object_pairs_hook: a dict, refusing a key given twice."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
 class _BoundedLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a document of more than MAX_YAML_ALIASES aliases."""
+    """yaml.SafeLoader that refuses a document of more than MAX_YAML_ALIASES aliases, and a
+    mapping that names a key twice."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+        for i, key in enumerate(keys):
+            if key in keys[:i]:
+                raise yaml.constructor.ConstructorError(None, None, f"'{key}' is given twice in one mapping",
+                                                        node.value[i][0].start_mark)
+        return super().construct_mapping(node, deep=deep)
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -293,9 +318,15 @@ def jsonl_lines(text: str, path: Path):
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            value = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{number}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except DuplicateKey as exc:
+            raise InputError(f"{path}:{number}", f"invalid JSON: '{exc}' is given twice in one object") from None
+        except RecursionError:
+            raise InputError(f"{path}:{number}", f"nested too deeply (more than {MAX_NESTING} levels)") from None
+        _check_depth(value, Path(f"{path}:{number}"))
+        yield number, value
 
 
 def load_moments(path: Path) -> list[Moment]:
@@ -317,10 +348,15 @@ def load_moments(path: Path) -> list[Moment]:
         return moments
 
     try:
-        raw = json.loads(text) if kind == "json" else yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (safe)
+        if kind == "json":
+            raw = json.loads(text, object_pairs_hook=_unique_keys)
+        else:
+            raw = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader)
         _check_depth(raw, path)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except DuplicateKey as exc:
+        raise InputError(str(path), f"invalid JSON: '{exc}' is given twice in one object") from None
     except RecursionError:
         raise InputError(str(path), f"nested too deeply (more than {MAX_NESTING} levels of lists and mappings)") from None
     except yaml.YAMLError as exc:

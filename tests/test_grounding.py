@@ -146,3 +146,23 @@ def test_a_number_said_beside_none_of_its_words_is_out_of_place():
     assert grounding.check("He lands 25 headshots with the Vandal!").misplaced == ("25",)
     score = Faithfulness().score(RankContext(moment=valorant, prompt=""), ["He lands 25 headshots with the Vandal!"])[0]
     assert score.faults == () and score.value < 1 and "numbers said out of place: 25" in score.reason
+
+
+@pytest.mark.parametrize("run_id", ["../x", "a/b", ".hidden", "x" * 101, ""])
+def test_a_run_id_must_be_one_folder_name(tmp_path, run_id):
+    from ripple.commentary import check_config
+    from ripple.config import GenerateConfig
+    from ripple.errors import InputError
+
+    with pytest.raises(InputError, match="--run-id"):
+        check_config(GenerateConfig(state_file=tmp_path / "x.yaml", out_dir=tmp_path, run_id=run_id))
+
+
+def test_a_weight_must_be_finite():
+    from ripple.config import DEFAULT_WEIGHTS
+    from ripple.errors import InputError
+    from ripple.rank import parse_weights
+
+    for bad in ("relevance=nan", "relevance=inf"):
+        with pytest.raises(InputError, match="finite"):
+            parse_weights([bad], DEFAULT_WEIGHTS)

@@ -218,3 +218,21 @@ def test_a_named_pipe_is_refused_without_blocking(tmp_path):
     path = tmp_path / "pipe.yaml"
     os.mkfifo(path)
     assert "not a regular file" in error_of(path)
+
+
+@pytest.mark.parametrize("name, body, says", [
+    ("s.yaml", "game: Doom\nscene: a\nscene: b\n", ":3: invalid YAML: 'scene' is given twice"),
+    ("s.json", '{"game": "Doom", "game": "Quake"}', "'game' is given twice"),
+    ("s.jsonl", '{"game": "Doom"}\n{"game": "Doom", "time": 1, "time": 2}\n', ":2: invalid JSON: 'time' is given twice"),
+])
+def test_a_key_given_twice_is_refused(tmp_path, name, body, says):
+    path = tmp_path / name
+    path.write_text(body)
+    assert says in error_of(path)
+
+
+def test_long_strings_are_refused_with_their_limit(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text("game: " + "D" * 5_000_000 + "\n")
+    message = error_of(path)
+    assert "game" in message and "200" in message and len(message) < 300

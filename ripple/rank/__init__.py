@@ -6,6 +6,7 @@ spares loading whatever model it needs).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,6 +57,8 @@ def parse_weights(items: list[str], base: dict[str, float]) -> dict[str, float]:
             weights[name] = float(value)
         except ValueError:
             raise InputError("--weight", f"'{item}': '{value}' is not a number") from None
+        if not math.isfinite(weights[name]):
+            raise InputError("--weight", f"'{item}': a weight must be a finite number")
         if weights[name] < 0:
             raise InputError("--weight", f"'{item}': weights cannot be negative")
     if not any(weights.values()):
