@@ -28,6 +28,8 @@ from ripple.state import Moment, load_moments
 
 FACTLESS_TEMPLATES = ("play-by-play", "hype")  # built-in templates whose prompts leave the moment's facts out
 RUN_ID = re.compile(r"[\w-][\w.-]{0,99}")  # one folder name under --out: no '/', '..' or hidden folder
+MAX_CANDIDATES = 256  # lines per moment in one batch; past this the batch's cache outgrows a machine's memory
+MAX_NEW_TOKENS = 1024  # a spoken line is under 60 tokens; more is a runaway
 MAX_REDRAWS = 8  # more batches than this for one moment is a runaway, not a search
 REDRAW_SEED_STEP = 7919  # a redrawn batch's seed, past every moment's own
 Progress = Callable[[str, int, int], None]  # (what is happening, done, total)
@@ -125,16 +127,33 @@ class CommentaryRun:
         }
 
 
+def check_run_folder(out_dir: Path, run_id: str | None, flag: str = "--run-id") -> None:
+    """A run's folder name is one plain name inside `out_dir` (no '/', '..' or hidden
+    folder), and no run has it yet; `out_dir` is a folder or not there yet."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(str(out_dir), "--out is a file; it must be a folder (or not exist yet)")
+    if run_id is None:
+        return
+    if not RUN_ID.fullmatch(run_id):
+        raise InputError(flag, f"'{run_id[:60]}': a run id is one folder name (letters, digits, '.', '_' and '-', "
+                         "at most 100, not starting with '.'), so the run stays inside --out")
+    if (out_dir / run_id).exists():
+        raise InputError(str(out_dir / run_id), "a run with this id exists already; choose another --run-id")
+
+
 def check_config(cfg: GenerateConfig) -> None:
     """Flag mistakes before any model loads."""
     s = cfg.sampling
     checks = [
         (s.candidates >= 1, "--candidates", "must be at least 1"),
+        (s.candidates <= MAX_CANDIDATES, "--candidates", f"must be at most {MAX_CANDIDATES}"),
         (s.temperature > 0, "--temperature", "must be above 0"),
         (0 < s.top_p <= 1, "--top-p", "must be in (0, 1]"),
         (s.top_k >= 0, "--top-k", "must be 0 (no limit) or more"),
         (s.repetition_penalty > 0, "--repetition-penalty", "must be above 0"),
         (s.max_new_tokens >= 1, "--max-new-tokens", "must be at least 1"),
+        (s.max_new_tokens <= MAX_NEW_TOKENS, "--max-new-tokens", f"must be at most {MAX_NEW_TOKENS}"),
         (0 <= s.redraws <= MAX_REDRAWS, "--redraws", f"must be 0 to {MAX_REDRAWS}"),
     ]
     from ripple.models import BACKENDS, PRECISIONS
@@ -146,11 +165,7 @@ def check_config(cfg: GenerateConfig) -> None:
     for ok, flag, message in checks:
         if not ok:
             raise InputError(flag, message)
-    if cfg.run_id is not None and not RUN_ID.fullmatch(cfg.run_id):
-        raise InputError("--run-id", f"'{cfg.run_id[:60]}': a run id is one folder name (letters, digits, "
-                         "'.', '_' and '-', at most 100, not starting with '.'), so the run stays inside --out")
-    if cfg.run_id and (cfg.out_dir / cfg.run_id).exists():
-        raise InputError(str(cfg.out_dir / cfg.run_id), "a run with this id exists already; choose another --run-id")
+    check_run_folder(cfg.out_dir, cfg.run_id)
 
 
 def prompt_for(lm, template, moment: Moment, said: list[str]) -> tuple[list[dict[str, str]], str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ripple.config import SamplingConfig
 from ripple.constraints import Guard
-from ripple.grounding import SENTENCE_END, ends_sentence
+from ripple.grounding import SENTENCE_END
 from ripple.prompting import QUOTE
 
 # Told of every token as it is written: (candidate index, its tokens so far, whether it has

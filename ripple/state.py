@@ -33,6 +33,7 @@ MAX_YAML_ALIASES = 1000  # a file of mostly references is a bomb (9^9 lists from
 MAX_NESTING = 100  # mappings and lists inside each other; a moment needs four
 MAX_NAME_CHARS = 200  # a game's name
 MAX_TEXT_CHARS = 5_000  # a scene, an event, a fact: a paragraph, not a book
+MAX_MOMENTS = 20_000  # a day of play at a moment every 5 s; more is not a game-state file
 MAX_VALUES = 2_000_000  # values in a document once aliases are followed; 32 MiB of moments holds fewer
 
 
@@ -294,6 +295,8 @@ def _validate_moments(raw: Any, where: str, locate) -> list[Moment]:
     if not items:
         raise InputError(where, "the timeline has no moments")
 
+    if len(items) > MAX_MOMENTS:
+        raise InputError(where, f"{len(items):,} moments; a file holds at most {MAX_MOMENTS:,} (split it)")
     moments = []
     for i, item in enumerate(items):
         loc = () if prefix is None else (*prefix, i)
@@ -345,6 +348,9 @@ def load_moments(path: Path) -> list[Moment]:
             if not isinstance(raw, dict):
                 raise InputError(f"{path}:{number}", f"expected a moment (a JSON object), got {type(raw).__name__}")
             moments += _validate_moments(raw, str(path), lambda loc, n=number: n)
+            if len(moments) > MAX_MOMENTS:
+                raise InputError(f"{path}:{number}", f"more than {MAX_MOMENTS:,} moments; a file holds at most "
+                                 f"{MAX_MOMENTS:,} (split it)")
         return moments
 
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ripple.config import SamplingConfig
-from ripple.generate import cut_line, encode_prompt, ends_sentence, first_clause, sample
+from ripple.generate import cut_line, encode_prompt, first_clause, sample
+from ripple.grounding import ends_sentence
 
 PROMPT = 'Game: Doom.\nEvents: the player kills an Imp.\nCommentator: "'
 

@@ -166,3 +166,27 @@ def test_a_weight_must_be_finite():
     for bad in ("relevance=nan", "relevance=inf"):
         with pytest.raises(InputError, match="finite"):
             parse_weights([bad], DEFAULT_WEIGHTS)
+
+
+@pytest.mark.parametrize("field, value, flag", [
+    ("candidates", 100_000_000, "--candidates"), ("max_new_tokens", 10**20, "--max-new-tokens")])
+def test_runaway_sizes_are_refused_before_any_model_loads(tmp_path, field, value, flag):
+    from dataclasses import replace
+
+    from ripple.commentary import check_config
+    from ripple.config import GenerateConfig, SamplingConfig
+    from ripple.errors import InputError
+
+    with pytest.raises(InputError, match=flag):
+        check_config(GenerateConfig(state_file=tmp_path / "x.yaml",
+                                    sampling=replace(SamplingConfig(), **{field: value})))
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path):
+    from ripple.commentary import check_config
+    from ripple.config import GenerateConfig
+    from ripple.errors import InputError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="--out is a file"):
+        check_config(GenerateConfig(state_file=tmp_path / "x.yaml", out_dir=tmp_path / "file"))

@@ -236,3 +236,14 @@ def test_long_strings_are_refused_with_their_limit(tmp_path):
     path.write_text("game: " + "D" * 5_000_000 + "\n")
     message = error_of(path)
     assert "game" in message and "200" in message and len(message) < 300
+
+
+def test_too_many_moments_are_refused_with_the_limit(tmp_path):
+    from ripple.state import MAX_MOMENTS
+
+    path = tmp_path / "many.jsonl"
+    path.write_text('{"game": "Doom"}\n' * (MAX_MOMENTS + 1))
+    assert f"at most {MAX_MOMENTS:,}" in error_of(path)
+    listed = tmp_path / "many.json"
+    listed.write_text(json.dumps([{"game": "Doom"}] * (MAX_MOMENTS + 1)))
+    assert f"at most {MAX_MOMENTS:,}" in error_of(listed)

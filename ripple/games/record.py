@@ -83,15 +83,6 @@ class Recording:
     played: Played
 
 
-def check_run_folder(out_dir: Path, run_id: str | None, flag: str = "--run-id") -> None:
-    if run_id is None:
-        return
-    if not run_id.strip() or "/" in run_id or "\\" in run_id or run_id.startswith("."):
-        raise InputError(flag, f"'{run_id}' is not a folder name")
-    if (Path(out_dir) / run_id).exists():
-        raise InputError(str(Path(out_dir) / run_id), "a run with this id exists already; choose another --run-id")
-
-
 def check_seconds(seconds: float, flag: str = "--seconds") -> None:
     if not math.isfinite(seconds) or seconds <= 0:
         raise InputError(flag, f"must be above 0 seconds (got {seconds:g})")
@@ -104,6 +95,8 @@ def check(cfg: RecordConfig):
     check_seconds(cfg.seconds)
     if not cfg.heartbeat_s > 0:
         raise InputError("--heartbeat", "must be above 0 seconds")
+    from ripple.commentary import check_run_folder
+
     check_run_folder(cfg.out_dir, cfg.run_id)
     module = recorder(cfg.game)
     module.check_scenario(cfg.scenario)
