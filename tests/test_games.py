@@ -188,6 +188,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path):
         (["record", "atari", "--game", "pong", "--seconds", "-2"], "--seconds: must be above 0 seconds"),
         (["record", "doom", "--run-id", "taken"], "a run with this id exists already"),
         (["record", "doom", "--heartbeat", "0"], "--heartbeat: must be above 0 seconds"),
+        (["record", "doom", "--seed", "-1"], "--seed: must be 0 to 4294967295"),
+        (["record", "atari", "--game", "pong", "--seed", "99999999999"], "--seed: must be 0 to 4294967295"),
         (["live", "doom", "--seconds", "0"], "--seconds: must be above 0 seconds"),
         (["live", "doom", "--candidates", "0"], "--candidates: must be at least 1"),
         (["live", "doom", "--stale-after", "0"], "--stale-after: must be above 0 seconds"),

@@ -83,6 +83,9 @@ class Recording:
     played: Played
 
 
+MAX_SEED = 2**32 - 1  # ViZDoom's and ALE's seeds are unsigned 32-bit
+
+
 def check_seconds(seconds: float, flag: str = "--seconds") -> None:
     if not math.isfinite(seconds) or seconds <= 0:
         raise InputError(flag, f"must be above 0 seconds (got {seconds:g})")
@@ -93,6 +96,8 @@ def check_seconds(seconds: float, flag: str = "--seconds") -> None:
 def check(cfg: RecordConfig):
     """Everything that can be refused before an engine starts; returns the game's module."""
     check_seconds(cfg.seconds)
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise InputError("--seed", f"must be 0 to {MAX_SEED} (the engines take an unsigned 32-bit seed; got {cfg.seed})")
     if not cfg.heartbeat_s > 0:
         raise InputError("--heartbeat", "must be above 0 seconds")
     from ripple.commentary import check_run_folder
