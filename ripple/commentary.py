@@ -168,6 +168,14 @@ def check_config(cfg: GenerateConfig) -> None:
     check_run_folder(cfg.out_dir, cfg.run_id)
 
 
+def guard_for(lm, sampling, template, moment: Moment, said: list[str]) -> Guard | None:
+    """What `moment` asks of decoding (constraints.Guard), with the facts' numbers and names
+    only where `template` shows the facts; None when `sampling` is not grounded."""
+    if not sampling.ground:
+        return None
+    return Guard.for_moment(lm.tokenizer, moment, said, facts=template.name not in FACTLESS_TEMPLATES)
+
+
 def prompt_for(lm, template, moment: Moment, said: list[str]) -> tuple[list[dict[str, str]], str]:
     """(turns, prompt): `template` rendered for `moment` with `said`, as `lm` reads it."""
     turns = render(template, moment, said)
@@ -209,8 +217,7 @@ class Writer:
         encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=self.encoded)
         if lm.backend != "ctranslate2":
             self.encoded = encoded
-        guard = (Guard.for_moment(lm.tokenizer, moment, said, facts=template.name not in FACTLESS_TEMPLATES)
-                 if cfg.sampling.ground else None)
+        guard = guard_for(lm, cfg.sampling, template, moment, said)
         seed = cfg.sampling.seed + index + REDRAW_SEED_STEP * seed_step
         candidates = sample(lm, encoded, cfg.sampling, seed=seed, lane=lane, guard=guard)
         return Draft(moment, template, turns, prompt, encoded, candidates, time.perf_counter() - started)

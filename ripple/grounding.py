@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ripple.state import Moment
+from ripple.state import Moment, field_words
 
 UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -61,7 +61,7 @@ READER_ADDRESS = re.compile(
 )
 # A sentence ends at . ! ? or … (possibly repeated), optionally followed by closing marks.
 SENTENCE_END = re.compile(r"[.!?…]+[)\]'’]*(?=\s|$)")
-WORD = re.compile(r"[a-z0-9']+")  # a word as the scorers count them (rank.base.words)
+WORD = re.compile(r"[a-z0-9']+")  # a word as the scorers count them
 REPEAT_OPENING_WORDS = 3  # a line opening with an earlier line's first three words repeats it
 REPEAT_SHARE = 0.5  # or one sharing half its word trigrams with an earlier line
 
@@ -93,8 +93,12 @@ def ends_sentence(text: str) -> bool:
     return match is not None and match.end() == len(text)
 
 
-def _trigrams(tokens: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)}
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def stem(word: str) -> str:
@@ -275,7 +279,7 @@ class Grounding:
         previous = list(previous)
         text = moment_text(moment)
         said = " ".join([text, *previous])
-        words = {stem(w) for w in TOKEN.findall(said)} | {stem(p) for k in moment.numbers for p in re.split(r"[_\W]+", k) if p}
+        words = {stem(w) for w in TOKEN.findall(said)} | {stem(p) for k in moment.numbers for p in field_words(k)}
         if moment.events:
             source = " ".join(e.text for e in moment.events)
         else:
@@ -287,7 +291,7 @@ class Grounding:
             for value, near in _beside(part).items():
                 contexts.setdefault(value, set()).update(near)
         for key, value in moment.numbers.items():
-            near = {stem(p) for p in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", key) if len(p) > 1}
+            near = {stem(p) for p in field_words(key) if len(p) > 1}
             for v in {float(value), round(float(value) * 100, 6)}:
                 contexts.setdefault(v, set()).update(near)
         return cls(moment, previous, supported_numbers(moment, previous), words, happened,
@@ -319,12 +323,12 @@ class Grounding:
                      not ends_sentence(text), reader.group(0) if reader else "", self._repeats(text))
 
     def _repeats(self, text: str) -> str:
-        tokens = WORD.findall(text.lower())
-        grams = _trigrams(tokens)
+        tokens = words(text)
+        grams = set(ngrams(tokens, 3))
         for line in self.previous:
-            old = WORD.findall(line.lower())
+            old = words(line)
             if tokens == old or (len(tokens) >= REPEAT_OPENING_WORDS and old[:REPEAT_OPENING_WORDS] == tokens[:REPEAT_OPENING_WORDS]):
                 return line
-            if grams and len(grams & _trigrams(old)) >= REPEAT_SHARE * len(grams):
+            if grams and len(grams & set(ngrams(old, 3))) >= REPEAT_SHARE * len(grams):
                 return line
         return ""

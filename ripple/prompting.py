@@ -41,6 +41,8 @@ GENRE_OF_TITLE = {
     "action": "elden ring, dark souls, hades, dead cells, sekiro, bloodborne, god of war, zelda, minecraft, "
               "devil may cry, monster hunter, bayonetta",
 }
+TITLES_LONGEST_FIRST = sorted(((t.strip(), g) for g, titles in GENRE_OF_TITLE.items() for t in titles.split(",")),
+                              key=lambda pair: -len(pair[0]))  # so 'mario kart' is found before 'kart'
 GENRE_OF_EVENT = {"sports": "goal scores shot keeper penalty corner", "racing": "lap overtakes pit corner finish",
                   "fighting": "combo round ko parry", "shooter": "kill headshot frag", "moba": "tower baron dragon"}
 PREVIOUS_SHOWN = 3  # earlier lines a template sees; more only lengthens the prompt
@@ -75,9 +77,7 @@ def genre_of(moment: Moment) -> str | None:
     if moment.genre:
         return moment.genre
     title = f" {' '.join(moment.game.lower().replace('.', ' ').split())} "
-    known = sorted(((t.strip(), g) for g, titles in GENRE_OF_TITLE.items() for t in titles.split(",")),
-                   key=lambda pair: -len(pair[0]))
-    for name, genre in known:
+    for name, genre in TITLES_LONGEST_FIRST:
         if f" {name} " in title:
             return genre
     said = set(re.findall(r"[a-z]+", " ".join(e.text for e in moment.events).lower()))

@@ -26,7 +26,7 @@ GENRES = ("shooter", "battle-royale", "sports", "fighting", "racing", "moba", "s
 # How a field name reads aloud: its parts, with these spoken in full ('boss_hp_pct' → 'boss HP').
 SPOKEN_PARTS = {"hp": "HP", "diff": "difference", "pct": "", "percent": "", "pc": "", "num": "", "n": "",
                 "s": "seconds", "ms": "milliseconds", "xp": "XP", "kda": "KDA", "cs": "CS"}
-PERCENT_PARTS = ("pct", "percent", "pc", "%")
+PERCENT_PARTS = ("pct", "percent", "pc")
 
 Number = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, allow_inf_nan=False)]
 MAX_YAML_ALIASES = 1000  # a file of mostly references is a bomb (9^9 lists from nine lines), not a game
@@ -37,12 +37,17 @@ MAX_MOMENTS = 20_000  # a day of play at a moment every 5 s; more is not a game-
 MAX_VALUES = 2_000_000  # values in a document once aliases are followed; 32 MiB of moments holds fewer
 
 
+def field_words(name: str) -> list[str]:
+    """A field's name in words: 'boss_hp_pct' → boss, hp, pct; 'splitDelta' → split, Delta."""
+    return [p for p in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if p]
+
+
 def spoken_number(name: str, value: float) -> str:
     """A named number as a commentator says it: 'gold_diff' 2800 → 'gold difference 2,800',
     'boss_hp_pct' 62 → 'boss HP 62%', 'splitDelta' → 'split delta'."""
-    parts = [p for p in re.split(r"[_\s]+|(?<=[a-z])(?=[A-Z])", name.replace("%", "_%")) if p]
-    percent = any(p.lower() in PERCENT_PARTS for p in parts)
-    words = [SPOKEN_PARTS.get(p.lower(), p) for p in parts if p != "%"]
+    parts = field_words(name)
+    percent = "%" in name or any(p.lower() in PERCENT_PARTS for p in parts)
+    words = [SPOKEN_PARTS.get(p.lower(), p) for p in parts]
     words = [w for w in words if w]
     number = f"{value:,}" if isinstance(value, int) else f"{value:,.6g}"
     return f"{' '.join(words) or name} {number}{'%' if percent else ''}"

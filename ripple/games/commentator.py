@@ -358,6 +358,7 @@ class Commentator(threading.Thread):
     def _write_ahead(self, base: Moment, event: Event) -> None:
         """Write, rank and voice a line for `event` happening on top of `base`, and keep it;
         give up only when one of the biggest events comes meanwhile."""
+        from ripple.commentary import guard_for
         from ripple.generate import sample
         from ripple.rank import best_line
         from ripple.voice import synthesise
@@ -396,7 +397,8 @@ class Commentator(threading.Thread):
             return False
 
         candidates = sample(self.lm, context.encoded, self.cfg.sampling, seed=self.seed + self._made,
-                            on_token=interrupted, guard=self._guard(template, moment))
+                            on_token=interrupted,
+                            guard=guard_for(self.lm, self.cfg.sampling, template, moment, self._said))
         written = time.monotonic()
         self._made += 1
         if stopped:
@@ -452,16 +454,6 @@ class Commentator(threading.Thread):
         return template, RankContext(moment=moment, prompt=prompt, previous=list(self._said), lm=self.lm,
                                      encoded=self._encoded)
 
-    def _guard(self, template, moment: Moment):
-        """What the moment asks of decoding (constraints.Guard): only its numbers, and words
-        other than the lines said; None when sampling is not grounded."""
-        from ripple.commentary import FACTLESS_TEMPLATES
-        from ripple.constraints import Guard
-
-        if not self.cfg.sampling.ground:
-            return None
-        return Guard.for_moment(self.lm.tokenizer, moment, self._said, facts=template.name not in FACTLESS_TEMPLATES)
-
     def _rank(self, candidates, context):
         """Candidates best first, against the lines said by now (one may have been said while
         a line was written ahead) and the log-probabilities the model reported."""
@@ -472,6 +464,7 @@ class Commentator(threading.Thread):
         return rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
 
     def _comment(self, offer: Offer) -> None:
+        from ripple.commentary import guard_for
         from ripple.generate import sample
         from ripple.rank import best_line
         from ripple.voice import join_clips, synthesise
@@ -486,7 +479,7 @@ class Commentator(threading.Thread):
         first = FirstWords(lm.tokenizer, self._encoded.quoted, context, voice, self.cache,
                            overtaken=lambda: self._overtaken(level)) if self.cfg.stream else None
         candidates = sample(lm, self._encoded, self.cfg.sampling, seed=self.seed + self._made, on_token=first,
-                            guard=self._guard(template, moment))
+                            guard=guard_for(self.lm, self.cfg.sampling, template, moment, self._said))
         self._made += 1
         if first is not None and first.stopped and first.clip is None:  # a bigger event came before any word
             self.drops.superseded += 1

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ripple.grounding import ngrams, words  # noqa: F401 (the scorers' word counting lives with the checks)
 from ripple.state import Moment
-
-WORD = re.compile(r"[a-z0-9']+")
 
 
 @dataclass(frozen=True)
@@ -33,14 +31,6 @@ class Scorer(Protocol):
     name: str
 
     def score(self, ctx: RankContext, texts: list[str]) -> list[Score]: ...
-
-
-def words(text: str) -> list[str]:
-    return WORD.findall(text.lower())
-
-
-def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def clamp01(x: float) -> float:
