@@ -20,6 +20,7 @@ from ripple.atomic import atomic_write_text
 from ripple.errors import InputError
 from ripple.ingest.clean import sentences
 from ripple.ingest.cues import Cue, ReadError, decode
+from ripple.ingest.sbv import read_sbv
 from ripple.ingest.srt import read_srt
 from ripple.ingest.text import read_text
 from ripple.ingest.timedtext import read_xml
@@ -29,6 +30,7 @@ from ripple.ingest.youtube_json import read_json
 READERS: dict[str, Callable[[str], list[Cue]]] = {
     ".vtt": read_vtt,
     ".srt": read_srt,
+    ".sbv": read_sbv,
     ".json3": read_json,
     ".json": read_json,
     ".xml": read_xml,
@@ -38,6 +40,7 @@ READERS: dict[str, Callable[[str], list[Cue]]] = {
 SIDECAR = ".info.json"  # what yt-dlp writes beside a video: title, channel, ...
 GAME_FILE = "game.txt"  # a folder's game, for every transcript in it
 MAX_TRANSCRIPT_BYTES = 64 * 1024 * 1024  # hours of captions are a few MB
+MAX_NAME_CHARS = 200  # a game's name, from game.txt, a sidecar or a title
 DEDUPE_MIN_WORDS = 5  # shorter lines ("let's go") recur honestly across videos
 LANGUAGE_SUFFIX = re.compile(r"\.[a-z]{2,3}(?:[-_][A-Za-z0-9]+)*$")  # .en, .en-US, .en-orig
 VIDEO_ID = re.compile(r"\s*\[[A-Za-z0-9_-]{6,}\]\s*")
@@ -69,18 +72,31 @@ def read_sidecar(path: Path) -> dict:
     if not sidecar.is_file():
         return {}
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        if sidecar.stat().st_size > MAX_TRANSCRIPT_BYTES:
+            return {}
+        data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+    except (ValueError, RecursionError, OSError):  # invalid JSON or UTF-8, deep nesting, huge integers
         return {}
-    return data if isinstance(data, dict) else {}
+    # Only the text fields are read, and only as text: a title of 5 or a game of [1] is no name.
+    return {k: v.strip()[:MAX_NAME_CHARS] for k, v in data.items() if isinstance(v, str) and v.strip()} \
+        if isinstance(data, dict) else {}
 
 
 def folder_game(path: Path) -> str | None:
+    """The first line of game.txt beside `path`: plain text only (a binary file names no game)."""
     marker = path.parent / GAME_FILE
     try:
-        return marker.read_text(encoding="utf-8").strip() or None if marker.is_file() else None
+        if not marker.is_file():
+            return None
+        with open(marker, "rb") as f:
+            data = f.read(4096)
+        text = data.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None
+    if "\x00" in text:
+        return None
+    name = (text.strip().splitlines() or [""])[0].strip()[:MAX_NAME_CHARS]
+    return name if name.isprintable() and name else None
 
 
 def game_from_title(title: str) -> str:
@@ -133,12 +149,16 @@ def ingest(sources: list[Path], out: Path, game: str | None = None) -> IngestRep
         except OSError as exc:
             report.skipped.append((str(path), exc.strerror or str(exc)))
             continue
+        except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # one hostile file never stops the rest
+            report.skipped.append((str(path), f"cannot be read ({type(exc).__name__}: {str(exc)[:80]})"))
+            continue
         if not spans:
             report.skipped.append((str(path), "no speech left after cleaning"))
             continue
         info = read_sidecar(path)
-        title = info.get("title") or VIDEO_ID.sub(" ", base_name(path)).strip()
-        name = game or info.get("game") or folder_game(path) or game_from_title(info.get("title") or base_name(path))
+        title = (info.get("title") or VIDEO_ID.sub(" ", base_name(path)).strip())[:MAX_NAME_CHARS]
+        name = (game or info.get("game") or folder_game(path)
+                or game_from_title(info.get("title") or base_name(path)))[:MAX_NAME_CHARS]
         report.files += 1
         for span in spans:
             n_words = len(span.text.split())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ripple.ingest.cues import Cue, ReadError
+from ripple.ingest.cues import Cue, ReadError, seconds
 
 
 def read_xml(text: str) -> list[Cue]:
@@ -15,12 +15,12 @@ def read_xml(text: str) -> list[Cue]:
     cues = []
     if root.tag == "transcript":
         for node in root.iter("text"):
-            start = float(node.get("start", 0))
-            cues.append(Cue(start, start + float(node.get("dur", 0)), "".join(node.itertext())))
+            start = seconds(node.get("start", 0), what="start")
+            cues.append(Cue(start, start + seconds(node.get("dur", 0), what="dur"), "".join(node.itertext())))
     elif root.tag == "timedtext":
         for node in root.iter("p"):
-            start = float(node.get("t", 0)) / 1000
-            cues.append(Cue(start, start + float(node.get("d", 0)) / 1000, "".join(node.itertext())))
+            start = seconds(node.get("t", 0), 1000, "t")
+            cues.append(Cue(start, start + seconds(node.get("d", 0), 1000, "d"), "".join(node.itertext())))
     else:
         raise ReadError(f"XML root <{root.tag}> is not a YouTube transcript (<transcript> or <timedtext>)")
     cues = [c for c in cues if c.text.strip()]

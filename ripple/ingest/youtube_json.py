@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ripple.ingest.cues import Cue, ReadError
+from ripple.ingest.cues import Cue, ReadError, seconds
 
 
 def read_json(text: str) -> list[Cue]:
@@ -13,6 +13,10 @@ def read_json(text: str) -> list[Cue]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReadError(f"invalid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise ReadError("JSON nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise ReadError(f"invalid JSON ({str(exc)[:80]})") from None
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         cues = _json3(data["events"])
     elif isinstance(data, list) and all(isinstance(x, dict) and "text" in x for x in data):
@@ -28,11 +32,11 @@ def _json3(events: list) -> list[Cue]:
     cues = []
     for event in events:
         segs = event.get("segs") if isinstance(event, dict) else None
-        if not segs:
+        if not segs or not isinstance(segs, list):
             continue  # window and style events carry no text
         text = "".join(str(s.get("utf8", "")) for s in segs if isinstance(s, dict))
-        start = float(event.get("tStartMs", 0)) / 1000
-        end = start + float(event.get("dDurationMs", 0)) / 1000
+        start = seconds(event.get("tStartMs", 0), 1000, "tStartMs")
+        end = start + seconds(event.get("dDurationMs", 0), 1000, "dDurationMs")
         for line in text.split("\n"):
             if line.strip():
                 cues.append(Cue(start, end, line))
@@ -42,10 +46,7 @@ def _json3(events: list) -> list[Cue]:
 def _transcript_api(items: list) -> list[Cue]:
     cues = []
     for item in items:
-        try:
-            start = float(item.get("start", 0))
-            end = start + float(item.get("duration", 0))
-        except (TypeError, ValueError):
-            raise ReadError(f"bad start or duration in {str(item)[:60]}") from None
+        start = seconds(item.get("start", 0), what="start")
+        end = start + seconds(item.get("duration", 0), what="duration")
         cues.append(Cue(start, end, str(item["text"]).replace("\n", " ")))
     return cues

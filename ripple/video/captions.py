@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ from typing import Any
 import yaml
 
 from ripple.errors import InputError
-from ripple.state import _read_text, _yaml_node_line, jsonl_lines, parse_clock
+from ripple.state import MAX_MOMENTS, MAX_TEXT_CHARS, _check_depth, _read_text, _yaml_node_line, jsonl_lines, \
+    parse_clock
+
+MAX_SECONDS = 100 * 3600  # no video runs 100 hours
 
 SUFFIXES = (".csv", ".json", ".jsonl", ".srt")
 TEXT_COLUMNS = ("caption", "text", "description", "event")
@@ -32,27 +36,45 @@ class Caption:
 
 
 def _time(value: Any, where: str) -> float:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
     seconds = parse_clock(value)
     if isinstance(seconds, str):
         try:
             seconds = float(seconds)
         except ValueError:
-            raise InputError(where, f"time: expected seconds or a clock like 1:23, got {value!r}") from None
+            raise InputError(where, f"time: expected seconds or a clock like 1:23, got {shown}") from None
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise InputError(where, f"time: expected seconds or a clock like 1:23, got {value!r}")
+        raise InputError(where, f"time: expected seconds or a clock like 1:23, got {shown}")
+    try:
+        seconds = float(seconds)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):  # NaN is never silently dropped: it names its line
+        raise InputError(where, f"time: must be a finite number of seconds, got {shown}")
     if seconds < 0:
-        raise InputError(where, f"time: must not be negative, got {value!r}")
-    return float(seconds)
+        raise InputError(where, f"time: must not be negative, got {shown}")
+    if seconds > MAX_SECONDS:
+        raise InputError(where, f"time: at most {MAX_SECONDS} seconds (100 hours), got {shown}")
+    return seconds
 
 
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InputError(where, f"caption: expected some text, got {value!r}")
+        raise InputError(where, f"caption: expected some text, got {repr(value)[:40]}")
+    if len(value) > MAX_TEXT_CHARS:
+        raise InputError(where, f"caption: {len(value):,} characters, over {MAX_TEXT_CHARS:,}")
     return " ".join(value.split())
 
 
 def _from_csv(text: str, path: Path) -> list[Caption]:
     rows = csv.reader(io.StringIO(text))
+    try:
+        return _csv_rows(rows, path)
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte
+        raise InputError(f"{path}:{rows.line_num}", f"invalid CSV: {exc}") from None
+
+
+def _csv_rows(rows, path: Path) -> list[Caption]:
     header = [h.strip().lower() for h in next(rows, [])]
     text_col = next((c for c in TEXT_COLUMNS if c in header), None)
     if "time" not in header or text_col is None:
@@ -83,6 +105,11 @@ def _from_json(text: str, path: Path) -> list[Caption]:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(str(path), "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise InputError(str(path), f"invalid JSON: {str(exc)[:80]}") from None
+    _check_depth(raw, path)
     if isinstance(raw, dict) and "captions" in raw:
         raw = raw["captions"]
     if isinstance(raw, dict):  # {"0:12": "first kill"}
@@ -126,4 +153,6 @@ def load_captions(path: Path) -> list[Caption]:
         found = _from_srt(text, path)
     if not found:
         raise InputError(str(path), "no captions found")
+    if len(found) > MAX_MOMENTS:
+        raise InputError(str(path), f"{len(found):,} captions, over {MAX_MOMENTS:,}")
     return sorted(found, key=lambda c: c.time)
