@@ -2,16 +2,61 @@
 
 Everything is written under a temporary name beside its target and renamed into place
 when complete; an interruption leaves at most a dot-named temporary, never a half-file.
+A temporary's name holds the writer's process id, so the next write into the same folder
+removes those whose writer is gone (killed with SIGKILL, or the power cut).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+OWNED = re.compile(r"^\..+-p(\d+)-[^/]*\.tmp$")  # .NAME-p<pid>-XXXX.tmp
+UNOWNED_AGE_S = 24 * 3600  # a temporary of an older Ripple (no pid in its name) is stale after a day
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's live process
+    return True
+
+
+def sweep_stale(folder: Path, prefix: str = ".") -> int:
+    """Remove the temporaries under `folder` (names starting with `prefix`, ending .tmp) whose
+    writer has died, or, without a writer's pid, that are a day old. Returns how many."""
+    import time
+
+    removed = 0
+    try:
+        entries = [p for p in Path(folder).iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp")]
+    except OSError:
+        return 0
+    for path in entries:
+        owned = OWNED.match(path.name)
+        try:
+            stale = (not _alive(int(owned.group(1))) if owned else
+                     time.time() - path.lstat().st_mtime > UNOWNED_AGE_S and path.name.startswith("."))
+            if not stale:
+                continue
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def temp_prefix(name: str) -> str:
+    return f".{name}-p{os.getpid()}-"
 
 
 @contextmanager
@@ -22,7 +67,8 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp"))
+    sweep_stale(target.parent)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=temp_prefix(target.name), suffix=".tmp"))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp made it private
@@ -41,7 +87,8 @@ def _umask() -> int:
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    sweep_stale(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ripple.atomic import atomic_dir
+from ripple.atomic import atomic_dir, temp_prefix
 from ripple.commentary import CommentaryRun, MomentResult, Progress, Writer, check_config, prepare
 from ripple.config import GenerateConfig
 from ripple.errors import InputError
@@ -116,6 +116,20 @@ def check_settings(cfg: NarrateConfig) -> None:
         folder = next(p for p in cfg.output.absolute().parents if p.exists())
         if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
             raise InputError(str(cfg.output), f"cannot write here: {folder} is not a writable folder")
+        _probe_writable(folder, cfg.output)
+
+
+def _probe_writable(folder: Path, output: Path) -> None:
+    """Create and remove a file in `folder`: permissions say yes to root even where nothing
+    can be written (/proc, a read-only mount)."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".ripple-probe-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(str(output), f"cannot write here: {folder}: {exc.strerror}") from None
 
 
 def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Narration:
@@ -296,14 +310,17 @@ def _write(result: Narration, levels, window_s: float, progress: Progress) -> No
         result.video_handling = rendering.result()
         result.seconds["render"] = time.perf_counter() - t
         write_commentary_files(result.commentary, tmp, result.to_json(), chart=False)
-        if cfg.output is not None:
-            _publish(tmp, cfg.output)
     result.folder = folder
     result.commentary.folder = folder
     result.clips = {k: folder / "voice" / v.name for k, v in result.clips.items()}
     from ripple.curate.db import DB_NAME, record_run
 
     record_run(gen.out_dir / DB_NAME, result.to_json(), folder)  # every candidate kept for `ripple curate`
+    if cfg.output is not None:  # after the run folder is in place: a late failure here loses nothing
+        try:
+            _publish(folder, cfg.output)
+        except InputError as exc:
+            raise InputError(exc.where, f"{exc.message}; the narrated run is kept in {folder}") from None
 
 
 def _published(output: Path) -> list[Path]:
@@ -321,7 +338,7 @@ def _publish(tmp: Path, output: Path) -> None:
         raise InputError(str(output), f"cannot create its folder: {exc.strerror}") from None
     for src, dst in zip([tmp / "narrated.mp4", tmp / "narrated.srt", tmp / "narrated.vtt"], _published(output)):
         try:
-            fd, part = tempfile.mkstemp(dir=output.parent, prefix=f".{dst.name}-", suffix=".tmp")
+            fd, part = tempfile.mkstemp(dir=output.parent, prefix=temp_prefix(dst.name), suffix=".tmp")
             os.close(fd)
         except OSError as exc:
             raise InputError(str(dst), f"cannot write here: {exc.strerror}") from None

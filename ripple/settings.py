@@ -28,25 +28,30 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ripple.errors import InputError
 
 FILE_NAME = "ripple.toml"
+MAX_BYTES = 1 << 20  # a settings file is a few lines
+# Whole numbers in the ranges the commands accept (a 20-digit count or seed is refused here,
+# naming its line, instead of overflowing inside a job).
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # infinities and NaN are no setting (TOML writes them inf and nan)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BatchSettings(_Section):
     stages: list[Literal["transcribe", "generate", "narrate", "all"]] | None = None
-    workers: int | None = None
+    workers: Annotated[int, Field(ge=1, le=256)] | None = None
     engine: Literal["local", "ray"] | None = None
     address: str | None = None
-    max_attempts: int | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=100)] | None = None
 
 
 class GenerateSettings(_Section):
@@ -54,13 +59,13 @@ class GenerateSettings(_Section):
     precision: Literal["fp32", "int8"] | None = None
     backend: Literal["transformers", "ctranslate2"] | None = None
     template: str | None = None
-    candidates: int | None = None
+    candidates: Annotated[int, Field(ge=1, le=256)] | None = None
     temperature: float | None = None
     top_p: float | None = None
-    top_k: int | None = None
+    top_k: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     repetition_penalty: float | None = None
-    max_new_tokens: int | None = None
-    seed: int | None = None
+    max_new_tokens: Annotated[int, Field(ge=1, le=1024)] | None = None
+    seed: Seed | None = None
     weights: dict[str, float] | None = None
 
 
@@ -113,12 +118,18 @@ def load_settings(path: Path | None) -> Settings:
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), "no such settings file" if not path.exists() else "is not a file")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.stat().st_size > MAX_BYTES:
+        raise InputError(str(path), f"over {MAX_BYTES // 1024} KiB; a settings file is a few lines")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
         raise InputError(f"{path}:{line.group(1)}" if line else str(path), f"invalid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(str(path), "invalid TOML: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise InputError(str(path), f"invalid TOML: {str(exc)[:100]}") from None
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:

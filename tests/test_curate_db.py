@@ -5,6 +5,7 @@ stored, the sets the page shows, progress and agreement, media kept inside run f
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import pytest
@@ -86,6 +87,32 @@ def test_a_store_that_cannot_be_written_never_costs_the_run(tmp_path, capsys):
     assert record_missing(conn, tmp_path) == [folder]
     assert record_missing(conn, tmp_path) == []
     assert conn.execute("SELECT COUNT(*) FROM moments").fetchone()[0] == 2
+
+
+def test_broken_run_folders_are_skipped_with_their_reason(tmp_path):
+    good = tmp_path / "run-good"
+    good.mkdir()
+    (good / "commentary.json").write_text(json.dumps(run_json("run-good", moments=2, seed=3)))
+    broken = {
+        "deep": "[" * 100_000 + "]" * 100_000,
+        "strings": json.dumps({"run_id": "x", "moments": ["not a moment", 5]}),
+        "huge-index": json.dumps({**run_json("h", moments=1, seed=4), "moments": [
+            {**run_json("h", moments=1, seed=4)["moments"][0], "index": 2**70}]}),
+        "list-game": json.dumps({**run_json("g", moments=1, seed=5), "run_id": ["a"]}),
+        "narrate": json.dumps({**run_json("n", moments=1, seed=6), "narrate": "x"}),
+        "not-json": "{",
+    }
+    for name, body in broken.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "commentary.json").write_text(body)
+    (tmp_path / "pipe").mkdir()
+    os.mkfifo(tmp_path / "pipe" / "commentary.json")  # would block a plain read for ever
+    skipped: list = []
+    conn = connect(tmp_path / "ripple.db")
+    assert record_missing(conn, tmp_path, skipped) == [good]
+    assert sorted(f.name for f, _ in skipped) == sorted([*broken, "pipe"])
+    assert all(reason and "\n" not in reason for _, reason in skipped)
+    assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
 
 
 def test_verdicts_are_checked_before_anything_is_stored(tmp_path):

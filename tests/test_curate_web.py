@@ -151,6 +151,33 @@ def test_other_host_names_are_refused(site):
     conn.close()
 
 
+def test_ids_must_be_whole_numbers_in_range(site):
+    url, headers = site["url"], {TOKEN_HEADER: site["token"]}
+    shown = json.loads(call(f"{url}/api/next?who=dave", headers=headers)[1])["set"]
+    ids = [c["id"] for c in shown["candidates"]]
+    good = {"moment": shown["moment"]["id"], "shown": ids, "chosen": ids[0], "who": "dave"}
+    before = len(comparisons(site["db"]))
+    for field, value in [("moment", float("inf")), ("moment", 1e308), ("moment", 2**70), ("chosen", ids[0] + 0.7),
+                         ("chosen", True), ("moment", -1), ("shown", "1234"), ("shown", [ids[0], 2**64]),
+                         ("who", ["a list"]), ("moment", float("nan"))]:
+        status, body, _ = call(f"{url}/api/compare", "POST", {**good, field: value}, headers)
+        assert status == 422, (field, value, status, body)
+    assert len(comparisons(site["db"])) == before  # nothing stored, and no id truncated into another
+    for skip in ("Infinity", "1e308", "3.7", "-1", str(2**70)):
+        assert call(f"{url}/api/next?skip={skip}", headers=headers)[0] == 422
+    for item in ("99999999999999999999999", str(2**63), "1e3", "-1"):
+        assert call(f"{url}/media/video/{item}?token={site['token']}")[0] == 404
+
+
+def test_an_ipv6_loopback_host_header_is_this_page(site):
+    """`--host ::1` prints http://[::1]:PORT/; a browser then sends Host: [::1]:PORT."""
+    port = int(site["url"].rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", f"/?token={site['token']}", headers={"Host": f"[::1]:{port}"})
+    assert conn.getresponse().status == 200
+    conn.close()
+
+
 def test_media_only_from_inside_recorded_run_folders(site):
     url, token = site["url"], site["token"]
     good, up, absolute, link = site["voiced"]

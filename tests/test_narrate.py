@@ -341,6 +341,24 @@ def test_an_output_that_cannot_be_written_is_refused_before_work(hum_clip, tiny_
     result = narrate(hum_clip.path, tmp_path / "out", "-o", str(tmp_path / "mine.mp4"), model=tiny_gpt2)
     assert_refused(result, tmp_path / "out", "mine.srt", "is a folder")
     assert not (tmp_path / "mine.mp4").exists()
+    # root may write anywhere by its permissions, yet nothing can be created in /proc
+    result = narrate(hum_clip.path, tmp_path / "out", "-o", "/proc/clip.mp4", model=tiny_gpt2)
+    assert_refused(result, tmp_path / "out", "/proc/clip.mp4", "cannot write here")
+
+
+@pytest.mark.slow
+def test_an_output_copy_that_fails_late_keeps_the_run_folder(hum_clip, tiny_lm, tmp_path, monkeypatch):
+    """The copy to -o fails after the render (a disk that filled up): the run folder stays."""
+    import ripple.narrate as narrate_module
+    from ripple.errors import InputError
+
+    def full(folder, output):
+        raise InputError(str(output), "cannot write here: No space left on device")
+
+    monkeypatch.setattr(narrate_module, "_publish", full)
+    with pytest.raises(InputError, match=r"No space left on device; the narrated run is kept in .*/r$"):
+        narrate_here(hum_clip.path, tmp_path / "runs", tiny_lm, output=tmp_path / "clip.mp4")
+    assert (tmp_path / "runs" / "r" / "narrated.mp4").is_file() and not (tmp_path / "clip.mp4").exists()
 
 
 @pytest.mark.slow

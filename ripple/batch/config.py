@@ -118,8 +118,8 @@ def build_config(source: Path, out: Path, settings: Settings, flags: dict[str, A
 
 def check(cfg: BatchConfig) -> None:
     for ok, where, message in [
-        (cfg.workers >= 1, "--workers", "must be at least 1"),
-        (cfg.max_attempts >= 1, "--max-attempts", "must be at least 1"),
+        (1 <= cfg.workers <= 256, "--workers", "must be 1 to 256"),
+        (1 <= cfg.max_attempts <= 100, "--max-attempts", "must be 1 to 100"),
         (cfg.engine in ENGINES, "--engine", f"must be one of {', '.join(ENGINES)}"),
         (bool(cfg.stages), "--stage", f"choose at least one of {', '.join(STAGES)}, or all"),
     ]:

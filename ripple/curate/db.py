@@ -21,6 +21,7 @@ from typing import Any
 from ripple.errors import InputError
 
 DB_NAME = "ripple.db"  # beside the run folders, in the out folder
+MAX_RUN_BYTES = 256 * 2**20  # a commentary.json this large is no run Ripple wrote
 BUSY_TIMEOUT_S = 10.0  # how long a writer waits for another's lock before giving up
 CLIP_BEFORE_S = 2.0  # a moment's clip starts this long before it ...
 CLIP_AFTER_S = 4.0  # ... and ends this long after
@@ -255,17 +256,24 @@ def record_folder(conn: sqlite3.Connection, folder: Path) -> int:
     """Store a run folder from its commentary.json."""
     path = Path(folder) / "commentary.json"
     try:
+        if not path.is_file():
+            raise InputError(str(path), "not a regular file")
+        if path.stat().st_size > MAX_RUN_BYTES:
+            raise InputError(str(path), f"over {MAX_RUN_BYTES // 2**20} MiB; not a run Ripple wrote")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(str(path), f"cannot read the run: {exc}") from None
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, invalid JSON, a 5,000-digit number
+        raise InputError(str(path), f"cannot read the run: {str(exc)[:120]}") from None
+    except RecursionError:
+        raise InputError(str(path), "cannot read the run: nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("moments"), list):
         raise InputError(str(path), "not a Ripple run (no 'moments' list)")
     return record(conn, data, Path(folder))
 
 
-def record_missing(conn: sqlite3.Connection, out_dir: Path) -> list[Path]:
+def record_missing(conn: sqlite3.Connection, out_dir: Path, skipped: list | None = None) -> list[Path]:
     """Store every run folder under `out_dir` that the store lacks (one whose recording
-    failed when it was written, or one written by an older Ripple); returns those added."""
+    failed when it was written, or one written by an older Ripple); returns those added.
+    A folder that cannot be stored is left out, with its reason appended to `skipped`."""
     known = {row["folder"] for row in conn.execute("SELECT folder FROM runs")}
     added = []
     for path in sorted(Path(out_dir).glob("*/commentary.json")):
@@ -274,8 +282,12 @@ def record_missing(conn: sqlite3.Connection, out_dir: Path) -> list[Path]:
             continue
         try:
             record_folder(conn, folder)
-        except (InputError, sqlite3.IntegrityError, KeyError, TypeError, ValueError):
-            continue  # not a run, or a broken one: it stays out of the store (its insert rolled back)
+        except (InputError, sqlite3.Error, KeyError, TypeError, ValueError, AttributeError, OverflowError,
+                RecursionError) as exc:
+            # not a run, or a broken one: it stays out of the store (its insert rolled back)
+            if skipped is not None:
+                skipped.append((folder, str(exc)[:160] or type(exc).__name__))
+            continue
         added.append(folder)
     return added
 
@@ -291,7 +303,8 @@ def record_run(db_path: Path, data: dict[str, Any], folder: Path) -> bool:
         finally:
             conn.close()
         return True
-    except (InputError, sqlite3.Error, OSError, KeyError, TypeError, ValueError) as exc:
+    except (InputError, sqlite3.Error, OSError, KeyError, TypeError, ValueError, AttributeError,
+            OverflowError) as exc:
         print(f"ripple: warning: {folder} was written but not recorded in {db_path} ({exc}); "
               f"`ripple curate` will record it when it starts", file=sys.stderr)
         return False

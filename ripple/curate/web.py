@@ -15,6 +15,7 @@ import ipaddress
 import json
 import secrets
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,21 @@ TOKEN_HEADER = "X-Ripple-Token"
 TOKEN_BYTES = 24  # 192 bits, URL-safe
 MAX_SKIPS = 200  # ids a page may ask to skip in one request
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The Host header names an IPv6 address in brackets ('[::1]:8765'), and starlette keeps them.
+ALLOWED_LOCAL = (*LOCAL_HOSTS, "[::1]")
+MAX_ID = 2**63 - 1  # SQLite's INTEGER
+
+
+def as_id(value, what: str) -> int:
+    """An id from a URL or a JSON body: a whole number 0 to 2^63-1, as an int or its digits
+    (no floats, booleans, Infinity or exponents); HTTP 422 otherwise."""
+    from fastapi import HTTPException
+
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 19:
+        value = int(value.strip())
+    if type(value) is not int or not 0 <= value <= MAX_ID:
+        raise HTTPException(422, f"{what}: expected a whole number 0 to {MAX_ID}, not {str(value)[:40]!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ def _check(cfg: CurateConfig) -> None:
 
 
 def make_app(db: Path, token: str, who: str = "", choices: int = CHOICES_MAX, seed: int = 0,
-             allowed_hosts: tuple[str, ...] = LOCAL_HOSTS):
+             allowed_hosts: tuple[str, ...] = ALLOWED_LOCAL):
     """The FastAPI application over the store at `db`."""
     from fastapi import Body, FastAPI, Header, HTTPException, Query, Request
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -95,10 +111,7 @@ def make_app(db: Path, token: str, who: str = "", choices: int = CHOICES_MAX, se
     def api_next(who_: str = Query("", alias="who", max_length=64), skip: str = Query("", max_length=4000),
                  x_ripple_token: str | None = Header(None)):
         need(x_ripple_token)
-        try:
-            skipped = tuple(int(s) for s in skip.split(",") if s.strip())[:MAX_SKIPS]
-        except ValueError:
-            raise HTTPException(422, "skip: expected comma-separated moment ids") from None
+        skipped = tuple(as_id(s, "skip") for s in skip.split(",") if s.strip())[:MAX_SKIPS]
         conn = connect(db)
         try:
             return state(conn, who_ or who, skipped)
@@ -108,13 +121,14 @@ def make_app(db: Path, token: str, who: str = "", choices: int = CHOICES_MAX, se
     @app.post("/api/compare")
     def api_compare(body: dict = Body(...), x_ripple_token: str | None = Header(None)):
         need(x_ripple_token)
-        try:
-            moment = int(body["moment"])
-            shown = [int(i) for i in body["shown"]]
-            chosen = None if body.get("chosen") is None else int(body["chosen"])
-            whom = str(body.get("who") or who)
-        except (KeyError, TypeError, ValueError):
-            raise HTTPException(422, "expected {moment, shown: [ids], chosen: id or null, who}") from None
+        if "moment" not in body or not isinstance(body.get("shown"), list) or len(body["shown"]) > 16:
+            raise HTTPException(422, "expected {moment, shown: [ids], chosen: id or null, who}")
+        moment = as_id(body["moment"], "moment")
+        shown = [as_id(i, "shown") for i in body["shown"]]
+        chosen = None if body.get("chosen") is None else as_id(body["chosen"], "chosen")
+        whom = body.get("who") or who
+        if not isinstance(whom, str):
+            raise HTTPException(422, "who: expected a name")
         conn = connect(db)
         try:
             comparison = add_comparison(conn, moment, shown, chosen, whom)
@@ -125,14 +139,14 @@ def make_app(db: Path, token: str, who: str = "", choices: int = CHOICES_MAX, se
             conn.close()
 
     @app.get("/media/{kind}/{item}")
-    def media(kind: str, item: int, token_: str | None = Query(None, alias="token"),
+    def media(kind: str, item: str, token_: str | None = Query(None, alias="token"),
               x_ripple_token: str | None = Header(None)):
         need(x_ripple_token or token_)  # <video>/<audio>/<img> cannot send headers
-        if kind not in MEDIA_KINDS:
+        if kind not in MEDIA_KINDS or not (item.isascii() and item.isdigit() and int(item) <= MAX_ID):
             raise HTTPException(404)
         conn = connect(db)
         try:
-            path = media_path(conn, kind, item)
+            path = media_path(conn, kind, int(item))
         finally:
             conn.close()
         if path is None:
@@ -175,12 +189,15 @@ def serve(cfg: CurateConfig, announce: Callable[[str, list[Path]], None] | None 
     _check(cfg)
     sock = bind(cfg.host, cfg.port)  # a port in use is refused before anything else happens
     conn = connect(cfg.db)
+    skipped: list[tuple[Path, str]] = []
     try:
-        added = record_missing(conn, cfg.db.parent) if cfg.scan else []
+        added = record_missing(conn, cfg.db.parent, skipped) if cfg.scan else []
     finally:
         conn.close()
+    for folder, reason in skipped:
+        print(f"ripple: warning: skipped {folder}: {reason}", file=sys.stderr)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    hosts = LOCAL_HOSTS if cfg.host in LOCAL_HOSTS else ("*",)  # elsewhere, the token alone guards
+    hosts = ALLOWED_LOCAL if cfg.host in LOCAL_HOSTS else ("*",)  # elsewhere, the token alone guards
     who = cfg.who or getpass.getuser()
     app = make_app(cfg.db, token, who, cfg.choices, cfg.seed, hosts)
     port = sock.getsockname()[1]
