@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ripple.errors import InputError
 
-MAX_STATE_FILE_BYTES = 32 * 1024 * 1024  # a day of moments is well under 1 MiB
+MAX_STATE_FILE_BYTES = 32 * 1024 * 1024  # a day of moments is well under 1 MiB (RIPPLE_MAX_STATE_MB raises it)
 MODES = ("play-by-play", "colour", "hype")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 INHERITED = ("game", "facts", "genre")  # timeline fields that each moment takes unless it sets its own
@@ -33,8 +33,24 @@ MAX_YAML_ALIASES = 1000  # a file of mostly references is a bomb (9^9 lists from
 MAX_NESTING = 100  # mappings and lists inside each other; a moment needs four
 MAX_NAME_CHARS = 200  # a game's name
 MAX_TEXT_CHARS = 5_000  # a scene, an event, a fact: a paragraph, not a book
-MAX_MOMENTS = 20_000  # a day of play at a moment every 5 s; more is not a game-state file
+MAX_MOMENTS = 20_000  # a day of play at a moment every 5 s (RIPPLE_MAX_MOMENTS raises it)
 MAX_VALUES = 2_000_000  # values in a document once aliases are followed; 32 MiB of moments holds fewer
+
+
+def raised(name: str, default: int) -> int:
+    """A limit a person may need more of: the whole number in $RIPPLE_<name>, if set, else `default`."""
+    import os
+
+    value = os.environ.get(f"RIPPLE_{name}", "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 2**31:
+        raise InputError(f"RIPPLE_{name}", f"'{value[:20]}' is not a whole number from 1 to 2^31-1")
+    return int(value)
+
+
+def max_moments() -> int:
+    return raised("MAX_MOMENTS", MAX_MOMENTS)
 
 
 def field_words(name: str) -> list[str]:
@@ -263,12 +279,12 @@ def _read_text(path: Path) -> str:
         raise InputError(str(path), "is a folder, expected a game-state file")
     if not path.is_file():  # a named pipe would block the read for ever
         raise InputError(str(path), "is not a regular file (a pipe or a device?); expected a game-state file")
-    size = path.stat().st_size
-    if size > MAX_STATE_FILE_BYTES:
+    size, limit = path.stat().st_size, raised("MAX_STATE_MB", MAX_STATE_FILE_BYTES // 2**20) * 2**20
+    if size > limit:
         raise InputError(
             str(path),
-            f"file is {size / 2**20:,.0f} MiB; game-state files are limited to "
-            f"{MAX_STATE_FILE_BYTES // 2**20} MiB",
+            f"file is {size / 2**20:,.0f} MiB; game-state files are limited to {limit // 2**20} MiB "
+            "(RIPPLE_MAX_STATE_MB raises it)",
         )
     data = path.read_bytes()
     try:
@@ -300,8 +316,9 @@ def _validate_moments(raw: Any, where: str, locate) -> list[Moment]:
     if not items:
         raise InputError(where, "the timeline has no moments")
 
-    if len(items) > MAX_MOMENTS:
-        raise InputError(where, f"{len(items):,} moments; a file holds at most {MAX_MOMENTS:,} (split it)")
+    if len(items) > max_moments():
+        raise InputError(where, f"{len(items):,} moments; a file holds at most {max_moments():,} (split it, or "
+                         "raise RIPPLE_MAX_MOMENTS)")
     moments = []
     for i, item in enumerate(items):
         loc = () if prefix is None else (*prefix, i)
@@ -353,9 +370,9 @@ def load_moments(path: Path) -> list[Moment]:
             if not isinstance(raw, dict):
                 raise InputError(f"{path}:{number}", f"expected a moment (a JSON object), got {type(raw).__name__}")
             moments += _validate_moments(raw, str(path), lambda loc, n=number: n)
-            if len(moments) > MAX_MOMENTS:
-                raise InputError(f"{path}:{number}", f"more than {MAX_MOMENTS:,} moments; a file holds at most "
-                                 f"{MAX_MOMENTS:,} (split it)")
+            if len(moments) > max_moments():
+                raise InputError(f"{path}:{number}", f"more than {max_moments():,} moments; a file holds at most "
+                                 f"{max_moments():,} (split it, or raise RIPPLE_MAX_MOMENTS)")
         return moments
 
     try:

@@ -247,3 +247,20 @@ def test_too_many_moments_are_refused_with_the_limit(tmp_path):
     listed = tmp_path / "many.json"
     listed.write_text(json.dumps([{"game": "Doom"}] * (MAX_MOMENTS + 1)))
     assert f"at most {MAX_MOMENTS:,}" in error_of(listed)
+
+
+def test_a_person_who_needs_more_moments_raises_the_limit(tmp_path, monkeypatch):
+    from ripple.state import MAX_MOMENTS
+
+    listed = tmp_path / "many.json"
+    listed.write_text(json.dumps([{"game": "Doom"}] * (MAX_MOMENTS + 1)))
+    assert "raise RIPPLE_MAX_MOMENTS" in error_of(listed)
+    monkeypatch.setenv("RIPPLE_MAX_MOMENTS", str(MAX_MOMENTS + 1))
+    assert len(load_moments(listed)) == MAX_MOMENTS + 1
+    monkeypatch.setenv("RIPPLE_MAX_MOMENTS", "lots")
+    assert "RIPPLE_MAX_MOMENTS: 'lots' is not a whole number" in error_of(listed)
+    monkeypatch.setenv("RIPPLE_MAX_STATE_MB", "1")
+    monkeypatch.delenv("RIPPLE_MAX_MOMENTS")
+    big = tmp_path / "big.yaml"
+    big.write_text("game: Doom\nscene: " + "x" * 1000 + "\n" + "# padding\n" * 200_000)
+    assert "limited to 1 MiB (RIPPLE_MAX_STATE_MB raises it)" in error_of(big)

@@ -129,8 +129,12 @@ def read_transcript(path: Path) -> list[Cue]:
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise ReadError(f"not a transcript format ({path.suffix or 'no suffix'}); expected " + ", ".join(READERS))
-    if path.stat().st_size > MAX_TRANSCRIPT_BYTES:
-        raise ReadError(f"file is {path.stat().st_size / 2**20:,.0f} MiB, over {MAX_TRANSCRIPT_BYTES // 2**20} MiB")
+    from ripple.state import raised
+
+    limit = raised("MAX_TRANSCRIPT_MB", MAX_TRANSCRIPT_BYTES // 2**20) * 2**20
+    if path.stat().st_size > limit:
+        raise ReadError(f"file is {path.stat().st_size / 2**20:,.0f} MiB, over {limit // 2**20} MiB "
+                        "(RIPPLE_MAX_TRANSCRIPT_MB raises it)")
     return reader(decode(path.read_bytes()))
 
 

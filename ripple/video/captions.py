@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from ripple.errors import InputError
-from ripple.state import MAX_MOMENTS, MAX_TEXT_CHARS, _check_depth, _read_text, _yaml_node_line, jsonl_lines, \
-    parse_clock
+from ripple.state import MAX_TEXT_CHARS, _check_depth, _read_text, _yaml_node_line, jsonl_lines, \
+    max_moments, parse_clock
 
 MAX_SECONDS = 100 * 3600  # no video runs 100 hours
 
@@ -153,6 +153,6 @@ def load_captions(path: Path) -> list[Caption]:
         found = _from_srt(text, path)
     if not found:
         raise InputError(str(path), "no captions found")
-    if len(found) > MAX_MOMENTS:
-        raise InputError(str(path), f"{len(found):,} captions, over {MAX_MOMENTS:,}")
+    if len(found) > max_moments():
+        raise InputError(str(path), f"{len(found):,} captions, over {max_moments():,} (RIPPLE_MAX_MOMENTS raises it)")
     return sorted(found, key=lambda c: c.time)
