@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv pip install --python $(PY) --quiet --compile-bytecode
 # nothing comes from a model hub; a missing model fails at once
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test test-slow bench clean sysdeps
+.PHONY: demo test test-slow bench tune-self clean sysdeps
 
 # Debian packages the tests use: espeak-ng (a voice, and the speech transcription is tested
 # on), tesseract-ocr (on-screen text in videos), chromium (the curate page's tests) and
@@ -55,6 +55,20 @@ bench: $(STAMP) sysdeps
 	$(PY) -m pip install --quiet llama-cpp-python
 	$(PY) bench/generate.py
 	$(PY) bench/transcribe.py
+
+# Ripple tunes its own default on pairs its scorers label (no people): real Doom and Atari
+# play recorded by its agents, plus bench/states/dev/ and the examples (never the held-out
+# files), then the quality bench compares the adapter with the base on bench/states/heldout/.
+TUNE_MOMENTS := outputs/tune-moments
+tune-self: $(STAMP) sysdeps
+	rm -rf $(TUNE_MOMENTS)
+	for s in deadly_corridor defend_the_center defend_the_line; do \
+		$(VENV)/bin/ripple record doom --scenario $$s --seconds 45 --seed 1 --out $(TUNE_MOMENTS) --run-id doom-$$s || exit 1; done
+	for g in breakout pong space_invaders; do \
+		$(VENV)/bin/ripple record atari --game $$g --seconds 45 --seed 1 --out $(TUNE_MOMENTS) --run-id atari-$$g || exit 1; done
+	$(VENV)/bin/ripple tune $(TUNE_MOMENTS)/*/timeline.jsonl bench/states/dev/*.yaml examples/doom.yaml \
+		examples/kart-race.yaml examples/tetris.json examples/football.jsonl examples/doom-corridor.jsonl --name self
+	$(PY) bench/quality.py --settings tf-n1 tf-n8 --model outputs/models/self --out bench/results/quality-self
 
 clean:
 	rm -rf $(VENV)

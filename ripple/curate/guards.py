@@ -104,10 +104,18 @@ class Watch:
 
     cfg: GuardConfig
     history: list[dict[str, float]] = field(default_factory=list)
+    penalised: bool = True  # an explicit KL penalty is on: a KL past the bound means its sign is inverted
+    judge: str = "people's held-out choices"  # what agreement is with
+    judged_worst: str = "what people rated worst"
 
     def check(self, step: int, reward: float, agreement: float, kl: float) -> None:
         self.history.append({"step": step, "reward": reward, "agreement": agreement, "kl": kl})
         first = self.history[0]
+        if kl > self.cfg.kl_bound and not self.penalised:
+            raise SignError(f"KL to the base model reached {kl:.2f} nats/token at step {step}, past the bound "
+                            f"{self.cfg.kl_bound:g}, with no KL penalty on: the model drifted too far from the "
+                            f"base; lower --learning-rate or --max-steps, or set --kl-coef; tuning stopped, "
+                            f"nothing saved")
         if kl > self.cfg.kl_bound:
             raise SignError(f"KL to the base model reached {kl:.2f} nats/token at step {step}, past the bound "
                             f"{self.cfg.kl_bound:g}: the KL term's sign looks inverted (it pushes the model away "
@@ -116,6 +124,6 @@ class Watch:
         fell = first["agreement"] - agreement >= self.cfg.agreement_drop
         if rose and fell:
             raise SignError(f"the reward climbed from {first['reward']:.2f} to {reward:.2f} while agreement with "
-                            f"people's held-out choices fell from {first['agreement']:.0%} to {agreement:.0%} by "
-                            f"step {step}: the reward's sign looks inverted (the model is learning what people "
-                            f"rated worst); tuning stopped, nothing saved")
+                            f"{self.judge} fell from {first['agreement']:.0%} to {agreement:.0%} by "
+                            f"step {step}: the reward's sign looks inverted (the model is learning "
+                            f"{self.judged_worst}); tuning stopped, nothing saved")

@@ -77,7 +77,7 @@ def _backbone_source(base: str) -> tuple[str, Any]:
             raise ModelError(f"model '{base}' is not in the Hugging Face cache and could not be downloaded") from exc
     from transformers import AutoConfig
 
-    folder = models.embedded_folder(base) if spec.kind == "embedded" else Path(spec.source)
+    folder = models._local_folder(spec)
     return str(folder), models._tokenizer_for(Path(folder), AutoConfig.from_pretrained(folder))
 
 

@@ -39,10 +39,22 @@ def _trainer_class():
     return KLDPOTrainer
 
 
-def run_dpo(cfg, pairs: list[dict[str, str]], ev, watch, progress) -> tuple[Any, Any, Any, dict[str, Any]]:
-    """Tune a copy of cfg.model on `pairs`; `watch.check` runs at step 0 and every
-    cfg.eval_every steps (its SignError ends training). Returns (policy, ref, tokenizer,
-    the base's ripple.json)."""
+def with_adapter(model, rank: int):
+    """`model` with a LoRA adapter of `rank` on every linear layer but the output head (PEFT),
+    only the adapter trainable; `model` itself when rank is 0."""
+    if not rank:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
+                                            target_modules="all-linear", task_type="CAUSAL_LM"))
+
+
+def run_dpo(cfg, pairs: list[dict[str, str]], figures, watch, progress) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """Tune a copy of cfg.model on `pairs` (through a LoRA adapter when cfg.lora_rank);
+    `figures(model, ref, tokenizer)` gives the reward, agreement and KL that `watch.check`
+    judges at step 0 and every cfg.eval_every steps (its SignError ends training).
+    Returns (policy, ref, tokenizer, the base's ripple.json)."""
     import torch
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -52,7 +64,7 @@ def run_dpo(cfg, pairs: list[dict[str, str]], ev, watch, progress) -> tuple[Any,
 
     torch.manual_seed(cfg.seed)
     base = load_plain(cfg.model)
-    policy, tokenizer = base.model, base.tokenizer
+    policy, tokenizer = with_adapter(base.model, cfg.lora_rank), base.tokenizer
     ref = load_plain(cfg.model).model.eval()
     for p in ref.parameters():
         p.requires_grad_(False)
@@ -63,11 +75,11 @@ def run_dpo(cfg, pairs: list[dict[str, str]], ev, watch, progress) -> tuple[Any,
     def check(step: int, model) -> None:
         was = model.training
         model.eval()
-        figures = tuning.measure(model, ref, tokenizer, ev, cfg.max_length)
+        seen = figures(model, ref, tokenizer)
         model.train(was)
-        progress(f"tuning: step {step}, reward {figures['reward']:.2f}, agreement {figures['agreement']:.0%}, "
-                 f"KL {figures['kl']:.3f}", step, cfg.max_steps)
-        watch.check(step, figures["reward"], figures["agreement"], figures["kl"])
+        progress(f"tuning: step {step}, reward {seen['reward']:.2f}, agreement {seen['agreement']:.0%}, "
+                 f"KL {seen['kl']:.3f}", step, cfg.max_steps)
+        watch.check(step, seen["reward"], seen["agreement"], seen["kl"])
 
     class Guard(TrainerCallback):
         def on_train_begin(self, args, state, control, model=None, **kwargs):
@@ -83,6 +95,8 @@ def run_dpo(cfg, pairs: list[dict[str, str]], ev, watch, progress) -> tuple[Any,
             learning_rate=cfg.learning_rate, lr_scheduler_type="constant", beta=cfg.beta, max_length=cfg.max_length,
             logging_steps=1, save_strategy="no", report_to=[], seed=cfg.seed, data_seed=cfg.seed,
             disable_tqdm=True, use_cpu=device == "cpu", dataloader_num_workers=0, bf16=False, fp16=False,
+            # TRL turns it on to save GPU memory; on a CPU it recomputes every layer's forward (a third more time)
+            gradient_checkpointing=False,
         )
         trainer = _trainer_class()(
             model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_list(pairs),
