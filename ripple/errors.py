@@ -5,6 +5,14 @@ from __future__ import annotations
 EXIT_BAD_INPUT = 2  # the person's input (a file, a flag, a model name) was wrong
 
 
+def one_line(text: str) -> str:
+    """`text` with its control characters written as escapes: a field named "a\\nb" in a
+    person's file must not break the one-line error that names it."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
 class RippleError(Exception):
     """A problem the person can fix. `str(err)` is the whole message, one line."""
 
@@ -15,9 +23,9 @@ class InputError(RippleError):
     """A file or value the person gave us is unreadable or invalid."""
 
     def __init__(self, where: str, message: str):
-        self.where = where
-        self.message = message
-        super().__init__(f"{where}: {message}")
+        self.where = one_line(str(where))
+        self.message = one_line(str(message))
+        super().__init__(f"{self.where}: {self.message}")
 
 
 class ModelError(RippleError):

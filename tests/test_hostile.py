@@ -208,3 +208,14 @@ def test_hostile_captions_are_refused_in_one_line(tmp_path, name, body, message)
 def test_decode_refuses_what_no_text_encoding_fits():
     with pytest.raises(ReadError, match="not UTF-8 text"):
         decode(b"\x81\x02\xff\x03\x9d\x04" * 200)
+
+
+def test_a_field_named_with_a_newline_keeps_the_error_on_one_line(tmp_path):
+    """Found by the fuzz tests: a key of "\\n" broke the one-line error that named it."""
+    from ripple.state import load_moments
+
+    path = tmp_path / "odd.json"
+    path.write_text('{"moments": [{"game": "Doom"}], "\\n\\u0007": 1}')
+    with pytest.raises(InputError) as info:
+        load_moments(path)
+    assert "\n" not in str(info.value) and "\\n\\x07: unknown timeline field" in str(info.value)
