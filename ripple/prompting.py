@@ -1,4 +1,4 @@
-"""A moment and a template from prompts/ become the prompt text a model continues.
+"""A moment and a template from ripple/prompts/ become the prompt text a model continues.
 
 Templates are Jinja2 files. They see every field of the moment (`game`, `time`, `clock`,
 `scene`, `events`, `numbers`, `facts`, `mode`, `intensity`, and `moment` itself) and
@@ -49,12 +49,14 @@ PREVIOUS_SHOWN = 3  # earlier lines a template sees; more only lengthens the pro
 
 
 def builtin_prompts_dir() -> Path:
-    """`prompts/` beside the package in a checkout, or the copy inside an installed wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "prompts", here / "_prompts"):
-        if candidate.is_dir():
-            return candidate
-    raise InputError(str(here.parent / "prompts"), "the built-in prompt templates are missing")
+    """The templates and examples shipped inside the package, found through importlib.resources
+    (the same in a checkout, an editable install and a wheel)."""
+    from importlib.resources import files
+
+    root = files("ripple") / "prompts"
+    if not root.is_dir():
+        raise InputError(str(root), "the built-in prompt templates are missing; reinstall ripple-commentary")
+    return Path(str(root))
 
 
 def slug(text: str) -> str:
