@@ -164,8 +164,10 @@ def test_tuning_stops_when_the_reward_sign_flips_inside_it(world, monkeypatch):
 
 
 def test_tuning_stops_when_the_kl_sign_flips(world, monkeypatch):
-    honest = tuning.kl_penalty
-    monkeypatch.setattr(tuning, "kl_penalty", lambda *args: -honest(*args))
+    from ripple.curate import trainer
+
+    honest = trainer.kl_penalty
+    monkeypatch.setattr(trainer, "kl_penalty", lambda *args: -honest(*args))
     with pytest.raises(SignError, match=r"KL to the base model reached .* the KL term's sign looks inverted"):
         tuning.tune(tune_config(world, "flipped-kl"))
     assert not (world["out"] / "models" / "flipped-kl").exists()

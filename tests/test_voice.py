@@ -8,7 +8,7 @@ import wave
 import pytest
 
 from ripple.errors import ModelError
-from ripple.voice import VoiceConfig, _effective, choose_backend, synthesise
+from ripple.voice import VoiceConfig, effective, choose_backend, synthesise
 
 LINE = "Two zombiemen down, and he grabs the green armor!"
 
@@ -31,8 +31,8 @@ def test_excitement_speeds_the_voice_up(tmp_path):
     calm = synthesise(LINE, VoiceConfig(backend="espeak-ng"), tmp_path)
     hyped = synthesise(LINE, VoiceConfig(backend="espeak-ng", excitement=1.0), tmp_path)
     assert seconds(hyped) < seconds(calm) * 0.92
-    assert _effective(VoiceConfig(rate=1.0, pitch=1.0, excitement=1.0)) == pytest.approx((1.15, 1.10))
-    assert _effective(VoiceConfig(excitement=5.0)) == _effective(VoiceConfig(excitement=1.0))  # clamped
+    assert effective(VoiceConfig(rate=1.0, pitch=1.0, excitement=1.0)) == pytest.approx((1.15, 1.10))
+    assert effective(VoiceConfig(excitement=5.0)) == effective(VoiceConfig(excitement=1.0))  # clamped
 
 
 def test_clips_are_cached_by_text_and_settings(tmp_path):

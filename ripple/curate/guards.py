@@ -72,8 +72,6 @@ def canary_check(reward, held: list[Judged]) -> dict[str, Any]:
 def preflight(reward, held: list[Judged], cfg: GuardConfig) -> dict[str, Any]:
     """Refuse (SignError, one line) unless the reward model ranks held-out picks and canary
     pairs the right way round; returns the figures when it does."""
-    from ripple.curate.reward import accuracy
-
     acc = accuracy(reward, held)
     if acc.pairs < MIN_HELD_OUT_PAIRS:
         raise SignError(f"only {acc.pairs} held-out (pick, passed-over) pairs to check the reward model's sign with; "
@@ -95,6 +93,34 @@ def preflight(reward, held: list[Judged], cfg: GuardConfig) -> dict[str, Any]:
                         f"right way round (needs {cfg.min_canaries:.0%}; worst: {worst} lines, "
                         f"{canaries['by_kind'][worst]:.0%} below people's picks): {verdict}; tuning refused")
     return {"held_out": acc.__dict__, "canaries": canaries}
+
+
+@dataclass
+class Accuracy:
+    pairwise: float | None  # the pick above each other candidate shown (chance 0.5)
+    top1: float | None  # the pick highest of its set (chance 1/k)
+    chance_top1: float | None
+    pairs: int
+    sets: int
+
+
+def accuracy(reward, verdicts: list[Judged]) -> Accuracy:
+    """How often the reward model ranks people's picks above the lines they passed over."""
+    picked = [v for v in verdicts if v.chosen is not None]
+    if not picked:
+        return Accuracy(None, None, None, 0, 0)
+    scores = reward.score([v.description for v in picked for _ in v.texts], [t for v in picked for t in v.texts])
+    right = pairs = top = 0
+    at = 0
+    for v in picked:
+        mine = scores[at : at + len(v.texts)]
+        at += len(v.texts)
+        others = [s for i, s in enumerate(mine) if i != v.chosen]
+        right += sum(mine[v.chosen] > s for s in others) + 0.5 * sum(mine[v.chosen] == s for s in others)
+        pairs += len(others)
+        top += all(mine[v.chosen] > s for s in others)
+    return Accuracy(right / pairs, top / len(picked), sum(1 / len(v.texts) for v in picked) / len(picked), pairs,
+                    len(picked))
 
 
 @dataclass

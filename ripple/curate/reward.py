@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ripple.config import DEFAULT_MODEL
+from ripple.curate.guards import Accuracy, accuracy, canary_check
 from ripple.curate.sets import Judged
 from ripple.errors import InputError, ModelError
 
@@ -179,33 +180,6 @@ def set_loss(rewards, sizes: list[int], chosen: list[int]):
 
 
 @dataclass
-class Accuracy:
-    pairwise: float | None  # the pick above each other candidate shown (chance 0.5)
-    top1: float | None  # the pick highest of its set (chance 1/k)
-    chance_top1: float | None
-    pairs: int
-    sets: int
-
-
-def accuracy(reward: RewardModel, verdicts: list[Judged]) -> Accuracy:
-    picked = [v for v in verdicts if v.chosen is not None]
-    if not picked:
-        return Accuracy(None, None, None, 0, 0)
-    scores = reward.score([v.description for v in picked for _ in v.texts], [t for v in picked for t in v.texts])
-    right = pairs = top = 0
-    at = 0
-    for v in picked:
-        mine = scores[at : at + len(v.texts)]
-        at += len(v.texts)
-        others = [s for i, s in enumerate(mine) if i != v.chosen]
-        right += sum(mine[v.chosen] > s for s in others) + 0.5 * sum(mine[v.chosen] == s for s in others)
-        pairs += len(others)
-        top += all(mine[v.chosen] > s for s in others)
-    return Accuracy(right / pairs, top / len(picked), sum(1 / len(v.texts) for v in picked) / len(picked), pairs,
-                    len(picked))
-
-
-@dataclass
 class RewardReport:
     folder: Path
     train_sets: int
@@ -247,7 +221,6 @@ def train_reward(cfg: RewardConfig, progress: Callable[[str, int, int], None] | 
     """Train on the store's comparisons and save the reward model to `cfg.out` atomically."""
     import torch
 
-    from ripple.curate.guards import canary_check
 
     progress = progress or (lambda what, done, total: None)
     started = time.perf_counter()

@@ -6,7 +6,15 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from ripple.curate import tune as tuning
+
+def kl_penalty(policy_logits, ref_logits, mask):
+    """Mean KL(policy || reference) per masked token, in nats: the penalty added to DPO's loss."""
+    import torch
+
+    logp = torch.log_softmax(policy_logits.float(), dim=-1)
+    logq = torch.log_softmax(ref_logits.float(), dim=-1)
+    per_token = (logp.exp() * (logp - logq)).sum(-1)
+    return (per_token * mask).sum() / mask.sum().clamp(min=1)
 
 
 def _trainer_class():
@@ -30,7 +38,7 @@ def _trainer_class():
             logits = model(**extra).logits[:, :-1]
             with torch.no_grad():
                 ref_logits = self.ref_model(**extra).logits[:, :-1]
-            penalty = tuning.kl_penalty(logits, ref_logits, mask)
+            penalty = kl_penalty(logits, ref_logits, mask)
             self._metrics["train"]["kl_penalty"].append(float(penalty.detach()))
             if return_outputs:
                 return loss[0] + self.kl_coef * penalty, loss[1]

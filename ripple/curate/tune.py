@@ -81,16 +81,6 @@ def score_candidates(reward, pool: Pool) -> list[float]:
     return reward.normalised([pool.description] * len(pool.texts), pool.texts)
 
 
-def kl_penalty(policy_logits, ref_logits, mask):
-    """Mean KL(policy || reference) per masked token, in nats: the penalty added to DPO's loss."""
-    import torch
-
-    logp = torch.log_softmax(policy_logits.float(), dim=-1)
-    logq = torch.log_softmax(ref_logits.float(), dim=-1)
-    per_token = (logp.exp() * (logp - logq)).sum(-1)
-    return (per_token * mask).sum() / mask.sum().clamp(min=1)
-
-
 def label_pairs(reward, pools: list[Pool], min_margin: float) -> list[dict[str, str]]:
     """DPO pairs from the reward model's ranking of each moment's candidates."""
     pairs = []

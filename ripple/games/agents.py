@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 
+from ripple.games.doom_names import ITEMS, is_monster
 from ripple.games.source import Observation
 
 # Doom
@@ -39,8 +40,6 @@ class DoomAgent:
         self._ignored: dict[int, int] = {}  # item id -> tic until which it is out of reach
 
     def act(self, obs: Observation) -> list[float]:
-        from ripple.games.doom import ITEMS, is_monster
-
         state = obs.raw
         attack = forward = use = 0
         turn = 0.0

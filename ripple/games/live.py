@@ -15,7 +15,6 @@ ducked under them). There is no sound card here, so lines are written, not playe
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any

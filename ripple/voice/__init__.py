@@ -8,19 +8,17 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from ripple.atomic import atomic_write_bytes
 from ripple.errors import ModelError
+from ripple.voice.config import VoiceConfig, effective
+from ripple.voice.espeak import speak_espeak
+from ripple.voice.piper import speak_piper
 
-
-@dataclass(frozen=True)
-class VoiceConfig:
-    backend: str = "auto"  # "piper", "espeak-ng", or "auto": piper when installed, else espeak-ng
-    rate: float = 1.0  # speaking speed, 1 = the voice's own
-    pitch: float = 1.0  # 1 = the voice's own (espeak-ng only; piper voices have a fixed pitch)
-    excitement: float = 0.0  # 0 calm to 1 a big moment: nudges rate (and pitch) up
+__all__ = ["BACKENDS", "VoiceConfig", "choose_backend", "clip_seconds", "effective", "join_clips", "pauses",
+           "synthesise"]
 
 
 def _piper_available() -> bool:
@@ -42,12 +40,6 @@ def choose_backend(cfg: VoiceConfig) -> str:
     if cfg.backend not in BACKENDS:
         raise ModelError(f"--voice: '{cfg.backend}' is not one of auto, {', '.join(BACKENDS)}")
     return cfg.backend
-
-
-def _effective(cfg: VoiceConfig) -> tuple[float, float]:
-    """(rate, pitch) after excitement: up to 15% faster and 10% higher at the biggest moments."""
-    excitement = max(0.0, min(1.0, cfg.excitement))
-    return cfg.rate * (1 + 0.15 * excitement), cfg.pitch * (1 + 0.10 * excitement)
 
 
 def synthesise(text: str, cfg: VoiceConfig, cache: Path) -> Path:
@@ -133,7 +125,5 @@ def pauses(path: Path, min_s: float = PAUSE_S) -> list[float]:
     return found
 
 
-from ripple.voice.espeak import speak_espeak  # noqa: E402
-from ripple.voice.piper import speak_piper  # noqa: E402
 
 BACKENDS: dict[str, Callable[[str, VoiceConfig], bytes]] = {"piper": speak_piper, "espeak-ng": speak_espeak}

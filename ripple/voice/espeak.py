@@ -9,17 +9,16 @@ import tempfile
 from pathlib import Path
 
 from ripple.errors import ModelError
+from ripple.voice.config import effective
 
 WORDS_PER_MINUTE = 165  # espeak-ng's rate at VoiceConfig.rate = 1
 PITCH = 50  # espeak-ng's default pitch (0-99)
 
 
 def speak_espeak(text: str, cfg) -> bytes:
-    from ripple.voice import _effective
-
     if shutil.which("espeak-ng") is None:
         raise ModelError("espeak-ng is not installed: apt-get install espeak-ng")
-    rate, pitch = _effective(cfg)
+    rate, pitch = effective(cfg)
     fd, tmp = tempfile.mkstemp(suffix=".wav")
     os.close(fd)
     try:

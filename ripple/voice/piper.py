@@ -7,6 +7,7 @@ import wave
 from functools import lru_cache
 
 from ripple.errors import ModelError
+from ripple.voice.config import effective
 
 
 @lru_cache(maxsize=1)
@@ -22,9 +23,7 @@ def _voice():
 def speak_piper(text: str, cfg) -> bytes:
     from piper import SynthesisConfig
 
-    from ripple.voice import _effective
-
-    rate, _ = _effective(cfg)
+    rate, _ = effective(cfg)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         _voice().synthesize_wav(text, out, syn_config=SynthesisConfig(length_scale=1 / rate))
