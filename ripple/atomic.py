@@ -104,3 +104,37 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
 
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def replace_folder(new: Path, final: Path, aside: str | None = None) -> None:
+    """Put the folder `new` at `final` by renames: an older `final` is moved aside first (to
+    `aside`, a name beside it) and removed after, so a reader sees the old folder or the new
+    one. A writer killed in between leaves a temporary the next write sweeps away."""
+    new, final = Path(new), Path(final)
+    old = None
+    if final.exists():
+        old = final.parent / (aside or f"{temp_prefix(final.name)}old.tmp")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(new, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_replacing(target: Path, save) -> None:
+    """`save(folder)` into a temporary folder that then takes `target`'s place whole:
+    readers see the old folder (a model, a report) or the new one, never half of one."""
+    from ripple.errors import InputError
+
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise InputError(str(target), "exists and is not a folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target.parent)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=temp_prefix(target.name), suffix=".tmp"))
+    try:
+        save(tmp)
+        os.chmod(tmp, 0o777 & ~_umask())
+        replace_folder(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ripple.atomic import replace_folder
 from ripple.batch.config import STATE_STAGES, VIDEO_STAGES, BatchConfig
 from ripple.errors import InputError, RippleError
 from ripple.state import SUFFIXES as STATE_SUFFIXES
@@ -160,7 +161,7 @@ class JobRunner:
                       "states": job.states, "worker": self.name,
                       "seconds": round(time.perf_counter() - started, 2), "summary": summary}
             (staging / job.stage / JOB_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-            _replace_folder(staging / job.stage, final)
+            replace_folder(staging / job.stage, final, aside=f"{STAGING_PREFIX}old-{uuid.uuid4().hex[:8]}")
         except OSError as exc:
             raise RippleError(f"{exc.filename or final}: cannot write: {exc.strerror or exc}") from None
         finally:
@@ -212,13 +213,3 @@ class JobRunner:
                 "speech_seconds": round(report.seconds_of_speech, 2), "files": ["transcript.jsonl"]}
 
 
-def _replace_folder(new: Path, final: Path) -> None:
-    """Put `new` at `final` by renames: an older output (of a changed input) is moved aside
-    first and removed after; a reader sees the old folder, nothing, or the new one."""
-    old = None
-    if final.exists():
-        old = final.parent / f"{STAGING_PREFIX}old-{uuid.uuid4().hex[:8]}"
-        os.replace(final, old)
-    os.replace(new, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

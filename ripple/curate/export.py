@@ -12,7 +12,6 @@ render that ducks the game audio under it.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,13 +91,10 @@ def to_markdown(moments: list[dict[str, Any]], reel: bool) -> str:
 
 
 def _ffmpeg(args: list[str], what: str) -> None:
-    from ripple.speech.audio import ffmpeg_binary
+    from ripple import ffmpeg
     from ripple.video.render import RenderError
 
-    result = subprocess.run([ffmpeg_binary(), "-nostdin", "-y", "-v", "error", *args], capture_output=True)
-    if result.returncode != 0:
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RenderError(f"{what}: ffmpeg failed: {lines[-1] if lines else result.returncode}")
+    ffmpeg.run(args, what, RenderError)
 
 
 def _cut(source: Path, has_audio: bool, start: float, end: float, size: tuple[int, int], fps: float,
@@ -176,7 +172,7 @@ def make_reel(moments: list[dict[str, Any]], folder: Path, voice: VoiceConfig) -
 
 def export_best(cfg: ExportConfig) -> Export:
     """Write best.json, best.md and (where there are videos) reel.mp4 into cfg.out."""
-    from ripple.curate.reward import save_replacing
+    from ripple.atomic import save_replacing
 
     if not cfg.db.is_file():
         raise InputError(str(cfg.db), "no such database (runs are recorded there by `ripple generate` and `narrate`)")

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ripple.atomic import save_replacing
 from ripple.config import DEFAULT_MODEL
 from ripple.curate.guards import Accuracy, accuracy, canary_check
 from ripple.curate.sets import Judged
@@ -274,26 +275,3 @@ def train_reward(cfg: RewardConfig, progress: Callable[[str, int, int], None] | 
     save_replacing(cfg.out, reward.save)
     return RewardReport(cfg.out, len(train), len(held), len(verdicts) - len(picked), held_acc, train_acc, canaries,
                         history, time.perf_counter() - started)
-
-
-def save_replacing(target: Path, save: Callable[[Path], None]) -> None:
-    """`save(folder)` into a temporary folder that then takes `target`'s place whole (an
-    older folder there is moved away first): readers see the old model or the new one."""
-    import os
-    import shutil
-
-    from ripple.atomic import atomic_dir
-
-    target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise InputError(str(target), "exists and is not a folder")
-    new = target.with_name(f".{target.name}.new")
-    shutil.rmtree(new, ignore_errors=True)
-    with atomic_dir(new) as tmp:
-        save(tmp)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)

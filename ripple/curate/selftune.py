@@ -409,7 +409,7 @@ def _write(folder: Path, cfg: SelfTuneConfig, checked, history, pairs: int, poli
     import shutil
 
     from ripple.curate.report import self_tune_card, self_tune_report, tune_chart
-    from ripple.curate.reward import save_replacing
+    from ripple.atomic import save_replacing
 
     def save(tmp: Path) -> None:
         if policy is not None:

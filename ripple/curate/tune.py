@@ -300,7 +300,7 @@ def win_rate(policy, ref, tokenizer, reward, held_pools: list[Pool], cfg: TuneCo
 
 def _save(result: TuneResult, cfg: TuneConfig, policy, tokenizer, base_info: dict[str, Any]) -> None:
     from ripple.curate.report import tune_chart, tune_report
-    from ripple.curate.reward import save_replacing
+    from ripple.atomic import save_replacing
 
     def save(tmp: Path) -> None:
         policy.save_pretrained(tmp)
@@ -320,7 +320,7 @@ def _save(result: TuneResult, cfg: TuneConfig, policy, tokenizer, base_info: dic
 
 def _write_stopped(folder: Path, cfg: TuneConfig, checked, history, pairs: int, reason: str) -> None:
     from ripple.curate.report import tune_chart, tune_report
-    from ripple.curate.reward import save_replacing
+    from ripple.atomic import save_replacing
 
     def save(tmp: Path) -> None:
         if history:

@@ -13,16 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ripple.ffmpeg import command
+
 # ultrafast: about half the encoder's CPU of veryfast here (files 2.4x larger, ~0.9 Mbit/s at
 # 320x240): the encoder shares two cores with the game and, live, with the commentator.
 X264_PRESET = "ultrafast"
 X264_CRF = 23
-
-
-def ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 class EncodeError(RuntimeError):
@@ -37,7 +33,7 @@ class VideoWriter:
         self.path, self.size, self.frames = Path(path), size, 0
         width, height = size
         vf = [f"scale={width * scale}:{height * scale}:flags=neighbor"] if scale != 1 else []
-        cmd = [ffmpeg(), "-nostdin", "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        cmd = [*command("-f", "rawvideo"), "-pix_fmt", "rgb24",
                "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", *(["-vf", vf[0]] if vf else []),
                "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF), "-pix_fmt", "yuv420p",
                "-movflags", "+faststart", str(self.path)]
@@ -95,8 +91,8 @@ def mux(video: Path, sound: Path | None, out: Path) -> None:
         Path(video).replace(out)
         return
     proc = subprocess.run(
-        [ffmpeg(), "-nostdin", "-y", "-v", "error", "-i", str(video), "-i", str(sound), "-map", "0:v", "-map", "1:a",
-         "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)],
+        command("-i", str(video), "-i", str(sound), "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                "-b:a", "128k", "-movflags", "+faststart", str(out)),
         capture_output=True, text=True,
     )
     if proc.returncode != 0:

@@ -14,11 +14,12 @@ class AudioError(Exception):
 
 
 def ffmpeg_binary() -> str:
+    from ripple import ffmpeg
+
     try:
-        import imageio_ffmpeg
-    except ImportError as exc:
-        raise AudioError("decoding audio needs imageio-ffmpeg: pip install imageio-ffmpeg") from exc
-    return imageio_ffmpeg.get_ffmpeg_exe()
+        return ffmpeg.binary()
+    except ffmpeg.FfmpegError as exc:
+        raise AudioError(f"decoding audio needs ffmpeg; {exc}") from exc
 
 
 def load_audio(path: Path, rate: int = SAMPLE_RATE):

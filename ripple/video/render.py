@@ -12,14 +12,13 @@ exactly, with short ramps):
 
 from __future__ import annotations
 
-import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 from ripple.errors import RippleError
 from ripple.schedule import Line
-from ripple.speech.audio import AudioError, ffmpeg_binary, load_audio
+from ripple.speech.audio import AudioError, load_audio
 from ripple.video.probe import Probe
 
 MIX_RATE = 48_000  # the output's audio sample rate
@@ -142,10 +141,9 @@ def mix_graph(probe: Probe, lines: list[Line], cfg: RenderConfig, game_input: in
 
 
 def _run_ffmpeg(args: list[str], what: str) -> None:
-    result = subprocess.run([ffmpeg_binary(), "-nostdin", "-y", "-v", "error", *args], capture_output=True)
-    if result.returncode != 0:
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RenderError(f"{what}: ffmpeg failed: {lines[-1] if lines else f'exit code {result.returncode}'}")
+    from ripple import ffmpeg
+
+    ffmpeg.run(args, what, RenderError)
 
 
 def _video_args(probe: Probe, cfg: RenderConfig) -> list[str]:
