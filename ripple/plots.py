@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 from ripple.commentary import CommentaryRun
+from ripple.figures import pyplot, save
 
 MAX_MOMENTS_DRAWN = 12  # a taller picture stops being readable; commentary.md has them all
 LABEL_CHARS = 60  # candidate text shown beside its bar
@@ -13,24 +14,10 @@ COLOURS = {"coherence": "#4c72b0", "relevance": "#dd8452", "loops": "#55a868", "
            "faithfulness": "#937860"}
 
 
-def _pyplot():
-    """matplotlib's pyplot, drawing off-screen. Generated lines may hold characters that
-    DejaVu Sans lacks (a box is drawn); the warning for each would drown the terminal."""
-    import warnings
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
-    return plt
-
-
 def score_chart(run: CommentaryRun, path: Path) -> Path:
     """Write a PNG: per moment, one stacked bar per candidate (best on top), each segment
     a scorer's weighted share of the total."""
-    plt = _pyplot()
+    plt = pyplot()
 
     # moments narrate left unwritten (no room to hear a line) have no bars
     results = [(i, r) for i, r in enumerate(run.results, start=1) if not r.unwritten][:MAX_MOMENTS_DRAWN]
@@ -39,9 +26,7 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
         fig, ax = plt.subplots(figsize=(11, 1.2))
         ax.axis("off")
         ax.text(0.5, 0.5, "no moment had candidates written", ha="center", va="center")
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
+        return save(fig, path)
     heights = [0.6 + 0.32 * len(r.ranked) for _, r in results]
     fig, axes = plt.subplots(len(results), 1, figsize=(11, sum(heights) + 0.6), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
@@ -72,15 +57,13 @@ def score_chart(run: CommentaryRun, path: Path) -> Path:
     axes[-1, 0].set_xlabel("total score, the scorers' weighted mean (best on top, in bold)\n"
                            "✗ faded: a hard fault, ranked below every line without one")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the legend
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def timeline_chart(duration: float, loudness, window_s: float, moments, lines, dropped, path: Path) -> Path:
     """Write a PNG of a narrated video's timeline: game loudness, the moments (taller for
     more intense ones), the lines as spoken spans, and the moments left silent."""
-    plt = _pyplot()
+    plt = pyplot()
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 4.2), sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
     if loudness is not None and len(loudness):
@@ -105,9 +88,7 @@ def timeline_chart(duration: float, loudness, window_s: float, moments, lines, d
     bottom.set_xlabel("seconds")
     bottom.legend(loc="upper right", fontsize=7, ncols=3, frameon=False, bbox_to_anchor=(1, -0.25))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def latency_chart(duration: float, spans, events, aim_s: float, path: Path) -> Path:
@@ -117,7 +98,7 @@ def latency_chart(duration: float, spans, events, aim_s: float, path: Path) -> P
     written ahead) per spoken event; `spans`: (start, end, cut short) per line heard."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 4.2), sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
     for ahead, colour, label in [(True, "#55a868", "line written ahead"), (False, "#4c72b0", "line written after")]:
         picked = [(t, v) for t, v, a in events if a == ahead]
@@ -144,6 +125,4 @@ def latency_chart(duration: float, spans, events, aim_s: float, path: Path) -> P
     bottom.set_xlim(0, duration)
     bottom.set_xlabel("seconds")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)

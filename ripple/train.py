@@ -253,11 +253,9 @@ def write_model_folder(folder, model, tokenizer, cfg, base_info, data, metrics, 
 
 
 def loss_curve(history: list[dict], path: Path) -> Path:
-    import matplotlib
+    from ripple.figures import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     train = [(h["step"], h["loss"]) for h in history if "loss" in h]
     val = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
@@ -270,9 +268,7 @@ def loss_curve(history: list[dict], path: Path) -> Path:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def model_card(info: dict) -> str:

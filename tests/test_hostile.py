@@ -13,7 +13,7 @@ import pytest
 
 from ripple.errors import InputError
 from ripple.ingest import ingest
-from ripple.ingest.cues import ReadError, decode, parse_clock
+from ripple.ingest.cues import ReadError, decode, parse_timestamp
 from tests.test_ingest import corpus, texts
 
 
@@ -27,11 +27,11 @@ def strict(line: str):
 # ---- transcripts (ripple ingest) ---------------------------------------------------------------
 
 def test_one_digit_clock_fields_as_yt_dlp_writes_them_are_read():
-    assert parse_clock("00:0.120") == pytest.approx(0.12)
-    assert parse_clock("1:02:03.5") == pytest.approx(3723.5)
+    assert parse_timestamp("00:0.120") == pytest.approx(0.12)
+    assert parse_timestamp("1:02:03.5") == pytest.approx(3723.5)
     for bad in ("99:99:99,999", "00:61.000", "١٢:٠٠.٠٠٠", "1:2"):
         with pytest.raises(ReadError, match="bad timestamp"):
-            parse_clock(bad)
+            parse_timestamp(bad)
 
 
 def test_legacy_encodings_are_detected_not_refused(tmp_path):

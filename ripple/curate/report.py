@@ -18,11 +18,9 @@ def _num(x: float | None, digits: int = 3) -> str:
 def tune_chart(history: list[dict[str, float]], kl_bound: float, path: Path,
                reward: str = "expected reward on held-out\nmoments (normalised)",
                agreement: str = "agreement with people's\nheld-out picks") -> Path:
-    import matplotlib
+    from ripple.figures import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     steps = [h["step"] for h in history]
     fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
     panels = [("reward", reward, "#8172b3"),
@@ -38,9 +36,7 @@ def tune_chart(history: list[dict[str, float]], kl_bound: float, path: Path,
     axes[2].set_xlabel("step")
     fig.suptitle("Preference tuning under the sign guards")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110)
 
 
 def tune_report(cfg, checked: dict[str, Any], history: list[dict[str, float]], pairs: int,

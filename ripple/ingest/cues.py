@@ -23,8 +23,9 @@ CLOCK = re.compile(r"(?:([0-9]{1,3}):)?([0-9]{1,2}):([0-9]{1,2})[.,]([0-9]{1,3})
 MAX_SECONDS = 100 * 3600  # no recording runs 100 hours
 
 
-def parse_clock(text: str) -> float:
-    """'01:02:03.500', '02:03,5', '00:0.120' or '00:00:01.520' to seconds."""
+def parse_timestamp(text: str) -> float:
+    """A caption timestamp (SRT, WebVTT, SubViewer: '01:02:03.500', '02:03,5', '00:0.120') to seconds;
+    ReadError when it is none. state.parse_clock is the lenient one for game-state times."""
     match = CLOCK.fullmatch(text.strip())
     if not match:
         raise ReadError(f"bad timestamp '{text.strip()[:40]}'")

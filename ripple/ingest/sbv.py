@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ripple.ingest.cues import Cue, ReadError, parse_clock, span
+from ripple.ingest.cues import Cue, ReadError, parse_timestamp, span
 
 TIMING = re.compile(r"^\s*([0-9:.]+)\s*,\s*([0-9:.]+)\s*$")
 
@@ -17,7 +17,7 @@ def read_sbv(text: str) -> list[Cue]:
         match = TIMING.match(lines[0])
         if not match:
             raise ReadError(f"bad timing line '{lines[0].strip()[:60]}' (SubViewer: START,END)")
-        start, end = span(parse_clock(match.group(1)), parse_clock(match.group(2)))
+        start, end = span(parse_timestamp(match.group(1)), parse_timestamp(match.group(2)))
         cues += [Cue(start, end, line.strip()) for line in lines[1:] if line.strip()]
     if not cues:
         raise ReadError("SubViewer file has no cues")

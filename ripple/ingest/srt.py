@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ripple.ingest.cues import Cue, ReadError, parse_clock, span
+from ripple.ingest.cues import Cue, ReadError, parse_timestamp, span
 
 TIMING = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
 
@@ -19,7 +19,7 @@ def read_srt(text: str) -> list[Cue]:
         match = TIMING.match(lines[at])
         if not match:
             raise ReadError(f"bad timing line '{lines[at].strip()}'")
-        start, end = span(parse_clock(match.group(1)), parse_clock(match.group(2)))
+        start, end = span(parse_timestamp(match.group(1)), parse_timestamp(match.group(2)))
         # Lines stay apart, so that a cue repeating the last line of the one before is seen.
         cues += [Cue(start, end, line.strip()) for line in lines[at + 1 :] if line.strip()]
     if not cues:

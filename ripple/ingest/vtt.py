@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ripple.ingest.cues import Cue, ReadError, parse_clock, span
+from ripple.ingest.cues import Cue, ReadError, parse_timestamp, span
 
 TIMING = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)(?:\s+.*)?$")  # cue settings (align:, position:) follow
 TIMESTAMP_TAG = re.compile(r"<\d{2}:\d{2}[:.\d]*>")
@@ -32,7 +32,7 @@ def read_vtt(text: str) -> list[Cue]:
         if match is None:
             i += 1  # header fields, cue identifiers, blank lines
             continue
-        start, end = span(parse_clock(match.group(1)), parse_clock(match.group(2)))
+        start, end = span(parse_timestamp(match.group(1)), parse_timestamp(match.group(2)))
         i += 1
         body = []
         # A cue ends at an empty line; YouTube starts cues with a line of one space.
