@@ -313,7 +313,7 @@ def _write(result: Narration, levels, window_s: float, progress: Progress) -> No
     result.folder = folder
     result.commentary.folder = folder
     result.clips = {k: folder / "voice" / v.name for k, v in result.clips.items()}
-    from ripple.curate.db import DB_NAME, record_run
+    from ripple.store import DB_NAME, record_run
 
     record_run(gen.out_dir / DB_NAME, result.to_json(), folder)  # every candidate kept for `ripple curate`
     if cfg.output is not None:  # after the run folder is in place: a late failure here loses nothing

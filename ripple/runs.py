@@ -73,7 +73,7 @@ def write_run(run: CommentaryRun, out_dir: Path) -> Path:
     with atomic_dir(folder) as tmp:
         write_commentary_files(run, tmp)
     run.folder = folder
-    from ripple.curate.db import DB_NAME, record_run
+    from ripple.store import DB_NAME, record_run
 
     record_run(out_dir / DB_NAME, run.to_json(), folder)  # every candidate kept for `ripple curate`
     return folder

@@ -12,7 +12,7 @@ import json
 import random
 from pathlib import Path
 
-from ripple.curate.db import connect, record
+from ripple.store import connect, record
 from ripple.curate.sets import add_comparison, next_set
 
 EVENTS = [

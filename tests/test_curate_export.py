@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from ripple.curate.db import connect, record
+from ripple.store import connect, record
 from ripple.curate.export import ExportConfig, export_best
 from ripple.curate.sets import add_comparison
 from ripple.voice import VoiceConfig

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ripple.curate.db import connect
+from ripple.store import connect
 from ripple.curate.web import TOKEN_HEADER, bind, make_app
 from ripple.errors import InputError
 from tests.conftest import ROOT

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ripple.curate.db import DB_NAME, connect, now
+from ripple.store import DB_NAME, connect, now
 from ripple.errors import InputError
 from ripple.voice import VoiceConfig, clip_seconds
 

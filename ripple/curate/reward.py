@@ -194,7 +194,7 @@ class RewardReport:
 
 
 def load_verdicts(db: Path) -> list[Judged]:
-    from ripple.curate.db import connect
+    from ripple.store import connect
     from ripple.curate.sets import judged
 
     if not Path(db).is_file():

@@ -17,7 +17,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from ripple.curate.db import now, transaction
+from ripple.store import now, transaction
 from ripple.errors import InputError
 
 CHOICES_MIN, CHOICES_MAX = 2, 4  # candidates shown at once: the paper's 4, or fewer when a moment has fewer

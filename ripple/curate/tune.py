@@ -216,7 +216,7 @@ def _check(cfg: TuneConfig) -> None:
 
 
 def _data(cfg: TuneConfig, reward) -> tuple[list[Judged], list[Pool], list[Pool]]:
-    from ripple.curate.db import connect
+    from ripple.store import connect
     from ripple.curate.sets import judged, pools
 
     conn = connect(cfg.db)

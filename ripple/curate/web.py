@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ripple.curate.db import DB_NAME, connect, record_missing
+from ripple.store import DB_NAME, connect, record_missing
 from ripple.curate.sets import CHOICES_MAX, MEDIA_KINDS, add_comparison, agreement, media_path, next_set, progress
 from ripple.errors import InputError
 

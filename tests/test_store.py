@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from ripple.curate.db import SCHEMA_VERSION, connect, record, record_missing, record_run
+from ripple.store import SCHEMA_VERSION, connect, record, record_missing, record_run
 from ripple.curate.sets import (REPEAT_EVERY, add_comparison, agreement, judged, media_path, next_set, pools,
                                 progress)
 from ripple.errors import InputError
