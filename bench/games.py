@@ -33,7 +33,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ripple import models  # noqa: E402
+from ripple.lm import models  # noqa: E402
 from ripple.config import DEFAULT_MODEL, GenerateConfig, RankConfig, SamplingConfig  # noqa: E402
 from ripple.games.commentator import LIVE_WEIGHTS, CommentatorConfig  # noqa: E402
 from ripple.games.live import LiveConfig, live  # noqa: E402

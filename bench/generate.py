@@ -26,10 +26,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ripple import models  # noqa: E402
+from ripple.lm import models  # noqa: E402
 from ripple.config import SamplingConfig  # noqa: E402
-from ripple.generate import _stop_token_ids, encode_prompt, sample  # noqa: E402
-from ripple.prompting import find_template, render, to_prompt  # noqa: E402
+from ripple.lm.sampling import _stop_token_ids, encode_prompt, sample  # noqa: E402
+from ripple.lm.prompting import find_template, render, to_prompt  # noqa: E402
 from ripple.state import load_moments  # noqa: E402
 
 MAX_NEW_TOKENS = 40

@@ -41,8 +41,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ripple import models  # noqa: E402
-from ripple.commentary import generate_commentary  # noqa: E402
+from ripple.lm import models  # noqa: E402
+from ripple.generate import generate_commentary  # noqa: E402
 from ripple.config import DEFAULT_MODEL, GenerateConfig, SamplingConfig  # noqa: E402
 from ripple.grounding import Grounding  # noqa: E402
 from ripple.state import load_moments  # noqa: E402

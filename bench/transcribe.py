@@ -22,7 +22,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ripple.models import cache_root  # noqa: E402
+from ripple.lm.models import cache_root  # noqa: E402
 from ripple.speech.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from ripple.speech.transcribe import BACKENDS, TranscribeConfig, cut_loops, speech_chunks  # noqa: E402
 

@@ -68,7 +68,7 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print commentary.json on stdout.")] = False,
 ) -> None:
     """Ranked commentary lines for each moment of a game-state file."""
-    from ripple.commentary import generate_commentary
+    from ripple.generate import generate_commentary
     from ripple.rank import parse_weights
     from ripple.runs import write_run
     from ripple.show import print_run, progress_bar
@@ -238,7 +238,7 @@ def train_command(
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its newest checkpoint.")] = False,
 ) -> None:
     """Fine-tune a commentary model on a transcript corpus."""
-    from ripple.train import TrainConfig, train
+    from ripple.lm.train import TrainConfig, train
 
     cfg = TrainConfig(
         corpus=corpus, base=base, name=name, out_root=out, block_size=block_size, epochs=epochs,
@@ -267,7 +267,7 @@ def eval_command(
     """Perplexity, distinct-n and loop rate of a model beside its base."""
     from rich.table import Table
 
-    from ripple.evaluate import EvalConfig, evaluate
+    from ripple.lm.evaluate import EvalConfig, evaluate
 
     rows = evaluate(EvalConfig(model=model, corpus=corpus, base=base, block_size=block_size, samples=samples,
                                seed=seed))
@@ -374,7 +374,7 @@ def list_models() -> None:
     """The models Ripple knows and whether each runs offline."""
     from rich.table import Table
 
-    from ripple.models import cache_root, list_models
+    from ripple.lm.models import cache_root, list_models
 
     table = Table("name", "kind", "status", "note")
     for row in list_models():

@@ -1,261 +1,287 @@
-"""Sample N candidate lines for one prompt in a single batched call with the KV cache.
+"""`ripple generate` as a library call: moments in, ranked candidates and chosen lines out.
 
-The prompt is run through the model once (`encode_prompt`); its key/value cache is then
-copied for each of the N candidates, so the prompt costs one forward pass however many
-candidates are drawn. The coherence scorer reuses the same cache.
+For each moment in order: render its template (with the lines already said), sample N
+candidates in one batched call, rank them, and take the best as the moment's line. A
+`Writer` does one moment at a time, so that `narrate` can ask only for the moments whose
+line could still be heard.
 """
 
 from __future__ import annotations
 
-import copy
+import os
 import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from ripple.config import SamplingConfig
-from ripple.constraints import Guard
-from ripple.grounding import SENTENCE_END
-from ripple.prompting import QUOTE
+from ripple import __version__
+from ripple.config import GenerateConfig
+from ripple.lm.constraints import Guard
+from ripple.errors import InputError
+from ripple.lm.sampling import Candidate, encode_prompt, reported_logprobs, sample
+from ripple.lm.prompting import find_template, render, to_prompt
+from ripple.rank import RankContext, Ranked, build_scorers, rank
+from ripple.state import Moment, load_moments
 
-# Told of every token as it is written: (candidate index, its tokens so far, whether it has
-# ended), so a caller can act on a line before the whole batch is finished (live's first
-# clause). Returning True stops the writing of every candidate there (what was written so
-# far is returned).
-OnToken = Callable[[int, list[int], bool], bool | None]
-
-# A clause ends at a sentence end or , ; : — once the next word has begun (so "1,000" and
-# "3.5" are not cut).
-CLAUSE_END = re.compile(r"[,;:.!?…—]+[)\]'’]*(?=\s+\S)")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    text: str  # the line, cut at a natural sentence end
-    raw: str  # what the model produced before cutting
-    complete: bool  # True when the text ends a sentence
-    new_tokens: int  # tokens the model generated for it
-    mean_logprob: float | None = None  # over the tokens of `text`, when the engine reported them
+FACTLESS_TEMPLATES = ("play-by-play", "hype")  # built-in templates whose prompts leave the moment's facts out
+RUN_ID = re.compile(r"[\w-][\w.-]{0,99}")  # one folder name under --out: no '/', '..' or hidden folder
+MAX_CANDIDATES = 256  # lines per moment in one batch; past this the batch's cache outgrows a machine's memory
+MAX_NEW_TOKENS = 1024  # a spoken line is under 60 tokens; more is a runaway
+MAX_REDRAWS = 8  # more batches than this for one moment is a runaway, not a search
+REDRAW_SEED_STEP = 7919  # a redrawn batch's seed, past every moment's own
+Progress = Callable[[str, int, int], None]  # (what is happening, done, total)
 
 
 @dataclass
-class EncodedPrompt:
-    """A prompt's token ids and the KV cache of all but its last token."""
+class MomentResult:
+    moment: Moment
+    template: str  # the mode or the person's template name
+    template_path: str
+    turns: list[dict[str, str]]  # the template's sections, rendered
+    prompt: str  # exactly what the model continued
+    candidates: list[Candidate]  # in the order the model produced them
+    ranked: list[Ranked]  # best first
+    seconds: float  # generation and ranking time
+    unwritten: str = ""  # why no candidates were written for it (narrate: no room left to hear a line)
 
-    text: str
-    ids: Any  # LongTensor (1, T)
-    cache: Any  # DynamicCache over ids[:, :-1]
-    quoted: bool  # the prompt opened a quote, so the closing quote ends a line
+    @classmethod
+    def not_written(cls, moment: Moment, template, reason: str) -> MomentResult:
+        return cls(moment, template.name, str(template.path), [], "", [], [], 0.0, reason)
 
-    def expanded_cache(self, n: int):
-        """A private copy of the cache, repeated for a batch of n."""
-        cache = copy.deepcopy(self.cache)
-        cache.batch_repeat_interleave(n)
-        return cache
+    @property
+    def line(self) -> str:
+        """The chosen line: the best candidate that says anything."""
+        from ripple.rank import best_line
 
+        return best_line(self.ranked)
 
-def cut_line(raw: str, quoted: bool) -> tuple[str, bool]:
-    """Cut generated text to one spoken line ending at a sentence end where there is one.
+    @property
+    def wants_more(self) -> bool:
+        """The best candidate has a hard fault, or names too little of what happened (or
+        holds names the moment does not): worth drawing another batch for."""
+        if not self.ranked:
+            return True
+        best = self.ranked[0]
+        faithful = best.scores.get("faithfulness")
+        return bool(best.faults) or (faithful is not None and faithful.value < 1.0)
 
-    `quoted`: the prompt opened a quote, so its closing quote ends the line.
-    """
-    text = raw.split("\n", 1)[0]
-    if quoted:
-        text = text.split(QUOTE, 1)[0]
-    text = " ".join(text.split())
-    ends = list(SENTENCE_END.finditer(text))
-    if ends:
-        return text[: ends[-1].end()], True
-    return text, False
+    @property
+    def note(self) -> str:
+        """Why the line may still be wrong: every candidate had a hard fault ("" otherwise)."""
+        if self.ranked and all(r.faults for r in self.ranked):
+            return f"every candidate had a hard fault; the line has: {'; '.join(self.ranked[0].faults)}"
+        return ""
 
-
-def first_clause(raw: str, quoted: bool, done: bool, min_words: int, max_words: int) -> str | None:
-    """The first part of a line being written that can be spoken before the rest exists:
-    up to the first clause end with at least `min_words` words before it, or the first
-    `max_words` complete words when no clause has ended by then, or the whole line as
-    cut_line cuts it once it has ended (`done`, a line end or, when `quoted`, the closing
-    quote). None while the line is too short to say anything yet."""
-    text = raw.split("\n", 1)[0]
-    ended = done or "\n" in raw or (quoted and QUOTE in text)
-    if quoted:
-        text = text.split(QUOTE, 1)[0]
-    if ended:
-        return cut_line(raw, quoted)[0] or None
-    for match in CLAUSE_END.finditer(text):
-        if len(text[: match.end()].split()) >= min_words:
-            return " ".join(text[: match.end()].split())
-    complete = text.split()[:-1] if text and not text[-1].isspace() else text.split()  # the last may go on
-    return " ".join(complete[:max_words]) if len(complete) > max_words else None
-
-
-def context_length(config) -> int:
-    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024)
-
-
-def encode_prompt(lm, text: str, room: int, reuse: EncodedPrompt | None = None) -> EncodedPrompt:
-    """Tokenise `text` (keeping its end if it is too long to leave `room` new tokens) and
-    run all but its last token through the model once.
-
-    `reuse`: an earlier prompt whose cache covers a common beginning (the same template's
-    system text and examples, moment after moment); only the tokens after it are run.
-    """
-    import torch
-    from transformers import DynamicCache
-
-    ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
-    keep = max(1, context_length(lm.config) - room)
-    ids = ids[:, -keep:].to(lm.device)
-    if lm.backend == "ctranslate2":  # it keeps its own state of shared beginnings (ctranslate.py)
-        return EncodedPrompt(text, ids, None, text.rstrip(" ").endswith(QUOTE))
-    body = ids[:, :-1]
-    shared = 0
-    if reuse is not None:
-        old = reuse.ids[0, :-1]
-        limit = min(len(old), body.shape[1])
-        same = (old[:limit] == body[0, :limit]).long()
-        shared = int(same.cumprod(0).sum())  # length of the common beginning
-    if shared:
-        cache = copy.deepcopy(reuse.cache)
-        cache.crop(shared - cache.get_seq_length())  # a negative count of tokens to drop
-    else:
-        cache = DynamicCache(config=lm.model.config)
-    if body.shape[1] > shared:
-        with torch.inference_mode():
-            lm.model(input_ids=body[:, shared:], past_key_values=cache, use_cache=True, logits_to_keep=1)
-    return EncodedPrompt(text, ids, cache, text.rstrip(" ").endswith(QUOTE))
+    def to_json(self, index: int) -> dict[str, Any]:
+        return {
+            "index": index,
+            "moment": self.moment.model_dump(mode="json"),
+            "template": {"name": self.template, "path": self.template_path},
+            "turns": self.turns,
+            "prompt": self.prompt,
+            "line": self.line,
+            "seconds": round(self.seconds, 3),
+            **({"unwritten": self.unwritten} if self.unwritten else {}),
+            **({"note": self.note} if self.note else {}),
+            "candidates": [
+                {
+                    "rank": position + 1,
+                    "index": r.index,
+                    "text": r.text,
+                    "raw": self.candidates[r.index].raw,
+                    "complete": self.candidates[r.index].complete,
+                    "new_tokens": self.candidates[r.index].new_tokens,
+                    "total": round(r.total, 4),
+                    "faults": list(r.faults),
+                    "scores": {
+                        name: {"value": round(s.value, 4), "reason": s.reason, "raw": s.raw}
+                        for name, s in r.scores.items()
+                    },
+                }
+                for position, r in enumerate(self.ranked)
+            ],
+        }
 
 
-@lru_cache(maxsize=8)
-def _stop_token_ids(tokenizer, quoted: bool) -> tuple[int, ...]:
-    """Every token whose text holds a newline (or, after an open quote, a quote mark).
+@dataclass
+class CommentaryRun:
+    config: GenerateConfig
+    model: dict[str, Any]  # LoadedModel.describe()
+    results: list[MomentResult] = field(default_factory=list)
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    run_id: str = ""
+    folder: Path | None = None
 
-    Passed to generate as end-of-sequence ids: a row ends the moment it emits one, and
-    cut_line trims the text after the mark. transformers' stop_strings does the same job
-    but rebuilds its tables on every call, about a second each time for a 49k vocabulary.
-    """
-    marks = ("\n", QUOTE) if quoted else ("\n",)
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    for token_id in range(len(tokenizer)):
-        if any(mark in tokenizer.decode([token_id]) for mark in marks):
-            ids.add(token_id)
-    return tuple(sorted(ids))
-
-
-def pick_next(logits, seen, sampling: SamplingConfig):
-    """One sampled token per row, in transformers' order: repetition penalty over the
-    tokens in `seen`, temperature, top-k, then top-p. `sample` passes each row's own
-    tokens and the earlier lines' words as `seen`, not the whole prompt's: a penalty on the
-    prompt's words pushes a line away from the very names and actions of its moment (on
-    bench/states/dev, 26% of candidates named what happened with it, 62% without).
-
-    Sampling among the top-k survivors only, rather than over a vocabulary of -inf,
-    is what makes this cheap: multinomial over 49k entries per row cost ~12 ms a step.
-    """
-    import torch
-
-    logits = logits.float()
-    if sampling.repetition_penalty != 1.0:
-        prior = logits.gather(1, seen)
-        prior = torch.where(prior < 0, prior * sampling.repetition_penalty, prior / sampling.repetition_penalty)
-        logits = logits.scatter(1, seen, prior)
-    logits = logits / sampling.temperature
-    k = sampling.top_k if 0 < sampling.top_k < logits.shape[1] else logits.shape[1]
-    top, index = logits.topk(k, dim=1)  # sorted, largest first
-    probs = torch.softmax(top, dim=1)
-    if sampling.top_p < 1.0:
-        before = probs.cumsum(dim=1) - probs  # mass of the better tokens
-        probs = probs.masked_fill(before > sampling.top_p, 0.0)  # the first token always stays
-    choice = torch.multinomial(probs, 1)
-    return index.gather(1, choice).squeeze(1)
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ripple": __version__,
+            "run_id": self.run_id,
+            "created": self.created,
+            "state_file": str(self.config.state_file),
+            "config": self.config.to_dict(),
+            "model": self.model,
+            "moments": [r.to_json(i) for i, r in enumerate(self.results)],
+        }
 
 
-def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
-           on_token: OnToken | None = None, lane: int = 0, guard: Guard | None = None) -> list[Candidate]:
-    """`sampling.candidates` lines continuing `prompt`, reproducible for the same seed.
-    `on_token` hears of each token as it is written, and may stop the writing (OnToken).
-    `lane`: with CTranslate2, which of its generators writes (ctranslate.py); two lanes
-    may write at once. `guard`: the moment's numbers and names (constraints.py): numbers it
-    does not hold cannot be written.
-
-    All candidates decode as one batch over copies of the prompt's KV cache. A row leaves
-    the batch (and the cache) as soon as it emits a stop token, so a batch of short lines
-    is not kept running for its longest one: the reason this loop exists beside
-    transformers' generate, which computes finished rows to the end.
-    """
-    import torch
-
-    if lm.backend == "ctranslate2":
-        return _sample_ctranslate2(lm, prompt, sampling, seed, on_token, lane, guard)
-    tok, model, n = lm.tokenizer, lm.model, sampling.candidates
-    stop_ids = _stop_token_ids(tok, prompt.quoted)
-    stops, stop_set = torch.tensor(stop_ids, device=prompt.ids.device), set(stop_ids)
-    cache = prompt.expanded_cache(n)
-    alive = torch.arange(n)  # which candidates are still being written, by original row
-    made: list[list[int]] = [[] for _ in range(n)]
-    # What the repetition penalty looks at, per live row: its own tokens and the earlier lines' (guard.echoes)
-    echoes = guard.echoes if guard is not None else ()
-    seen = torch.tensor([echoes], dtype=torch.long, device=prompt.ids.device).reshape(1, -1).repeat(n, 1)
-    step_input = prompt.ids[:, -1:].repeat(n, 1)
-    numbers: list[str | None] = [None] * n  # the number each row is writing (guard)
-    torch.manual_seed(seed)
-    with torch.inference_mode():
-        for _ in range(sampling.max_new_tokens):
-            logits = model(input_ids=step_input, past_key_values=cache, use_cache=True).logits[:, -1]
-            if guard is not None:
-                logits = guard.steer(logits, [numbers[row] for row in alive.tolist()])
-            chosen = pick_next(logits, seen, sampling)
-            stop = False
-            for row, token in zip(alive.tolist(), chosen.tolist()):
-                made[row].append(token)
-                if guard is not None:
-                    numbers[row] = guard.advance(numbers[row], token)
-                if on_token is not None:
-                    done = token in stop_set or len(made[row]) == sampling.max_new_tokens
-                    stop = bool(on_token(row, made[row], done)) or stop
-            going = ~torch.isin(chosen, stops)
-            if stop or not going.any():
-                break
-            if not going.all():
-                keep = going.nonzero().squeeze(1)
-                cache.batch_select_indices(keep)
-                alive, chosen, seen = alive[keep], chosen[keep], seen[keep]
-            seen = torch.cat([seen, chosen[:, None]], dim=1)
-            step_input = chosen[:, None]
-    candidates = []
-    for tokens in made:
-        raw = tok.decode(tokens, skip_special_tokens=True)
-        text, complete = cut_line(raw, prompt.quoted)
-        candidates.append(Candidate(text=text, raw=raw, complete=complete, new_tokens=len(tokens)))
-    return candidates
+def check_run_folder(out_dir: Path, run_id: str | None, flag: str = "--run-id") -> None:
+    """A run's folder name is one plain name inside `out_dir` (no '/', '..' or hidden
+    folder), and no run has it yet; `out_dir` is a folder or not there yet."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(str(out_dir), "--out is a file; it must be a folder (or not exist yet)")
+    if run_id is None:
+        return
+    if not RUN_ID.fullmatch(run_id):
+        raise InputError(flag, f"'{run_id[:60]}': a run id is one folder name (letters, digits, '.', '_' and '-', "
+                         "at most 100, not starting with '.'), so the run stays inside --out")
+    if (out_dir / run_id).exists():
+        raise InputError(str(out_dir / run_id), "a run with this id exists already; choose another --run-id")
 
 
-def reported_logprobs(candidates: list[Candidate]) -> dict[str, float]:
-    """What the coherence scorer can take as measured (RankContext.logprobs)."""
-    return {c.text: c.mean_logprob for c in candidates if c.mean_logprob is not None}
+def check_config(cfg: GenerateConfig) -> None:
+    """Flag mistakes before any model loads."""
+    s = cfg.sampling
+    checks = [
+        (s.candidates >= 1, "--candidates", "must be at least 1"),
+        (s.candidates <= MAX_CANDIDATES, "--candidates", f"must be at most {MAX_CANDIDATES}"),
+        (s.temperature > 0, "--temperature", "must be above 0"),
+        (0 < s.top_p <= 1, "--top-p", "must be in (0, 1]"),
+        (s.top_k >= 0, "--top-k", "must be 0 (no limit) or more"),
+        (s.repetition_penalty > 0, "--repetition-penalty", "must be above 0"),
+        (s.max_new_tokens >= 1, "--max-new-tokens", "must be at least 1"),
+        (s.max_new_tokens <= MAX_NEW_TOKENS, "--max-new-tokens", f"must be at most {MAX_NEW_TOKENS}"),
+        (0 <= s.redraws <= MAX_REDRAWS, "--redraws", f"must be 0 to {MAX_REDRAWS}"),
+    ]
+    from ripple.lm.models import BACKENDS, PRECISIONS
+
+    checks += [
+        (cfg.precision in PRECISIONS, "--precision", f"must be one of {', '.join(PRECISIONS)}"),
+        (cfg.backend in BACKENDS, "--backend", f"must be one of {', '.join(BACKENDS)}"),
+    ]
+    for ok, flag, message in checks:
+        if not ok:
+            raise InputError(flag, message)
+    check_run_folder(cfg.out_dir, cfg.run_id)
 
 
-def _sample_ctranslate2(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
-                        on_token: OnToken | None, lane: int = 0, guard: Guard | None = None) -> list[Candidate]:
-    from ripple import ctranslate
-
-    stops = _stop_token_ids(lm.tokenizer, prompt.quoted)
-    line_ends = frozenset(_stop_token_ids(lm.tokenizer, False))
-    made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed, on_token=on_token,
-                             lane=lane, suppress=guard.suppress_sequences() if guard is not None else None)
-    candidates = []
-    for tokens, logprobs in made:
-        raw = lm.tokenizer.decode(tokens, skip_special_tokens=True)
-        text, complete = cut_line(raw, prompt.quoted)
-        candidates.append(Candidate(text, raw, complete, len(tokens), _mean_over(lm.tokenizer, tokens, logprobs, text)))
-    return candidates
-
-
-def _mean_over(tok, tokens: list[int], logprobs: list[float], text: str) -> float | None:
-    """Mean log-probability of the fewest leading tokens that spell `text` (the line as cut)."""
-    if not text.strip():
+def guard_for(lm, sampling, template, moment: Moment, said: list[str]) -> Guard | None:
+    """What `moment` asks of decoding (constraints.Guard), with the facts' numbers and names
+    only where `template` shows the facts; None when `sampling` is not grounded."""
+    if not sampling.ground:
         return None
-    for k in range(1, len(tokens) + 1):
-        if " ".join(tok.decode(tokens[:k], skip_special_tokens=True).split()).startswith(text):
-            return sum(logprobs[:k]) / k
-    return sum(logprobs) / len(logprobs) if logprobs else None
+    return Guard.for_moment(lm.tokenizer, moment, said, facts=template.name not in FACTLESS_TEMPLATES)
+
+
+def prompt_for(lm, template, moment: Moment, said: list[str]) -> tuple[list[dict[str, str]], str]:
+    """(turns, prompt): `template` rendered for `moment` with `said`, as `lm` reads it."""
+    turns = render(template, moment, said)
+    # A model Ripple fine-tuned learnt transcript lines, whatever chat template it kept.
+    chat = lm.ripple_json.get("prompt_style") != "transcript"
+    return turns, to_prompt(turns, lm.tokenizer if chat else None)
+
+
+class Writer:
+    """Writes one moment's candidates at a time with a loaded model and the run's scorers."""
+
+    def __init__(self, cfg: GenerateConfig, lm):
+        self.cfg, self.lm = cfg, lm
+        self.scorers = build_scorers(cfg.rank)
+        self.encoded = None  # the last prompt, whose cache the next one reuses where they agree
+
+    def write(self, index: int, moment: Moment, template, said: list[str]) -> MomentResult:
+        """Moment `index`'s ranked candidates; `said`: the lines heard before it, in order.
+        While the best has a hard fault or names too little of what happened, another
+        batch is drawn (up to `sampling.redraws`) and all are ranked together."""
+        draft = self.draft(index, moment, template, said)
+        result = self.finish(draft, said)
+        for again in range(1, self.cfg.sampling.redraws + 1):
+            if not result.wants_more:
+                break
+            more = self.draft(index, moment, template, said, seed_step=again)
+            draft = replace(draft, candidates=draft.candidates + more.candidates, seconds=draft.seconds + more.seconds)
+            result = self.finish(draft, said)
+        return result
+
+    def draft(self, index: int, moment: Moment, template, said: list[str], lane: int = 0,
+              seed_step: int = 0) -> Draft:
+        """Moment `index`'s candidates, not ranked yet. Two lanes may draft at once with
+        CTranslate2 (see `lanes`); a transformers model drafts on lane 0 only, because
+        each prompt reuses the previous one's cache."""
+        cfg, lm = self.cfg, self.lm
+        started = time.perf_counter()
+        turns, prompt = prompt_for(lm, template, moment, said)
+        encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=self.encoded)
+        if lm.backend != "ctranslate2":
+            self.encoded = encoded
+        guard = guard_for(lm, cfg.sampling, template, moment, said)
+        seed = cfg.sampling.seed + index + REDRAW_SEED_STEP * seed_step
+        candidates = sample(lm, encoded, cfg.sampling, seed=seed, lane=lane, guard=guard)
+        return Draft(moment, template, turns, prompt, encoded, candidates, time.perf_counter() - started)
+
+    def finish(self, draft: Draft, said: list[str]) -> MomentResult:
+        """A draft ranked, against `said`: the lines heard before it, which may by now hold
+        one more than its prompt did."""
+        started = time.perf_counter()
+        ctx = RankContext(moment=draft.moment, prompt=draft.prompt, previous=list(said), lm=self.lm,
+                          encoded=draft.encoded, logprobs=reported_logprobs(draft.candidates))
+        ranked = rank([c.text for c in draft.candidates], ctx, self.scorers, self.cfg.rank.weights)
+        return MomentResult(draft.moment, draft.template.name, str(draft.template.path), draft.turns, draft.prompt,
+                            draft.candidates, ranked, draft.seconds + time.perf_counter() - started)
+
+    @property
+    def lanes(self) -> int:
+        """How many moments may be drafted at once: two with CTranslate2 on two cores or
+        more (each lane decodes on one thread), else one."""
+        return 2 if self.lm.backend == "ctranslate2" and (os.cpu_count() or 1) >= 2 else 1
+
+
+@dataclass
+class Draft:
+    """A moment's candidates as written, before ranking (Writer.draft)."""
+
+    moment: Moment
+    template: Any
+    turns: list[dict[str, str]]
+    prompt: str
+    encoded: Any
+    candidates: list[Candidate]
+    seconds: float
+
+
+def prepare(cfg: GenerateConfig, moments: list[Moment], progress: Progress, lm=None):
+    """Each moment's template (a template mistake fails before any model loads), then the
+    model when the caller has none: (templates, lm)."""
+    from ripple.lm import models
+
+    templates = [find_template(cfg.template, m) for m in moments]
+    if lm is None:
+        progress(f"loading {cfg.model}", 0, len(moments))
+        lm = models.load(cfg.model, cfg.precision, cfg.backend)
+    return templates, lm
+
+
+def generate_commentary(
+    cfg: GenerateConfig, progress: Progress | None = None, lm=None, moments: list[Moment] | None = None
+) -> CommentaryRun:
+    """Comment on every moment of `cfg.state_file`, or on `moments` when a caller found them
+    elsewhere. `lm` lets a caller reuse a loaded model."""
+    progress = progress or (lambda what, done, total: None)
+    check_config(cfg)
+    if moments is None:
+        moments = load_moments(cfg.state_file)
+    templates, lm = prepare(cfg, moments, progress, lm)
+    writer = Writer(cfg, lm)
+    run = CommentaryRun(config=cfg, model=lm.describe())
+    said: list[str] = []
+    for i, (moment, template) in enumerate(zip(moments, templates)):
+        progress(f"moment {i + 1}/{len(moments)}: {template.name}", i, len(moments))
+        result = writer.write(i, moment, template, said)
+        run.results.append(result)
+        if result.line:
+            said.append(result.line)
+    progress("done", len(moments), len(moments))
+    return run

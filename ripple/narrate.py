@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ripple.atomic import atomic_dir, temp_prefix
-from ripple.commentary import CommentaryRun, MomentResult, Progress, Writer, check_config, prepare
+from ripple.generate import CommentaryRun, MomentResult, Progress, Writer, check_config, prepare
 from ripple.config import GenerateConfig
 from ripple.errors import InputError
 from ripple.schedule import Dropped, Line, Option, ScheduleConfig, schedule
@@ -135,7 +135,7 @@ def _probe_writable(folder: Path, output: Path) -> None:
 def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Narration:
     """Narrate `cfg.video` into a new run folder under cfg.generate.out_dir."""
     from ripple.speech.audio import AudioError, load_audio
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
     from ripple.video import ocr
     from ripple.video.captions import load_captions
     from ripple.video.frames import keyframes

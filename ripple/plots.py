@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from ripple.commentary import CommentaryRun
+from ripple.generate import CommentaryRun
 from ripple.figures import pyplot, save
 
 MAX_MOMENTS_DRAWN = 12  # a taller picture stops being readable; commentary.md has them all

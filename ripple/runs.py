@@ -7,9 +7,9 @@ from datetime import datetime
 from pathlib import Path
 
 from ripple.atomic import atomic_dir
-from ripple.commentary import CommentaryRun
+from ripple.generate import CommentaryRun
 from ripple.plots import score_chart
-from ripple.prompting import slug
+from ripple.lm.prompting import slug
 
 
 def new_run_id(out_dir: Path, stem: str) -> str:

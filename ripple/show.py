@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ripple.commentary import CommentaryRun
+from ripple.generate import CommentaryRun
 
 SHOWN_CANDIDATES = 5  # rows per moment on the terminal; commentary.md has them all
 

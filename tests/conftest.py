@@ -33,7 +33,7 @@ def tiny_gpt2(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def smol_folder() -> Path:
     """The embedded default, converted into the user's cache (about 40 s the first time)."""
-    from ripple.models import embedded_folder
+    from ripple.lm.models import embedded_folder
 
     return embedded_folder("smollm2-135m")
 
@@ -44,7 +44,7 @@ def smol_tokenizer():
     converted folder where there is one, else read from the GGUF file (a few seconds)."""
     from transformers import AutoTokenizer
 
-    from ripple import models
+    from ripple.lm import models
 
     folder = models._converted_folder("smollm2-135m")
     if (folder / "tokenizer.json").is_file():
@@ -55,7 +55,7 @@ def smol_tokenizer():
 
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_gpt2):
-    from ripple import models
+    from ripple.lm import models
 
     return models.load(str(tiny_gpt2))
 

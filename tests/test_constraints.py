@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ripple.config import SamplingConfig
-from ripple.constraints import Guard, name_bias
+from ripple.lm.constraints import Guard, name_bias
 from ripple.state import Moment
 
 MOMENT = Moment(game="Doom", events=["the Imp hits the player, health drops to 38"],
@@ -59,7 +59,7 @@ def finished(text: str) -> str:
 
 
 def write(lm, guard):
-    from ripple.generate import encode_prompt, sample
+    from ripple.lm.sampling import encode_prompt, sample
 
     encoded = encode_prompt(lm, "Commentator: \"", room=SAMPLING.max_new_tokens)
     return [c.raw for c in sample(lm, encoded, SAMPLING, seed=3, guard=guard)]
@@ -67,7 +67,7 @@ def write(lm, guard):
 
 @pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
 def test_numbers_the_moment_does_not_hold_cannot_be_sampled(digit_llama, backend):
-    from ripple import models
+    from ripple.lm import models
 
     lm = models.load(str(digit_llama), "fp32", backend)
     free = write(lm, None)

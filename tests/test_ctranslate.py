@@ -1,4 +1,4 @@
-"""The CTranslate2 backend (ripple/ctranslate.py) on a tiny random-init GPT-2: converted
+"""The CTranslate2 backend (ripple/lm/ctranslate.py) on a tiny random-init GPT-2: converted
 once, its candidates reproducible, and the log-probabilities it reports while writing
 them the same as the torch model's for the same tokens, with and without a cached
 shared beginning."""
@@ -23,7 +23,7 @@ SYSTEM = "You are a commentator. Say one short line about the moment.\n" * 6  # 
 def ct2_lm(tiny_gpt2, tiny_lm, tmp_path_factory, monkeypatch_module):
     """Converted into a cache of its own (so that conversion is seen to happen), which
     shares the GPT-2 tokenizer tiny_lm already rebuilt."""
-    from ripple import models
+    from ripple.lm import models
 
     cache = tmp_path_factory.mktemp("cache")
     (cache / "tokenizers").symlink_to(models.cache_root() / "tokenizers", target_is_directory=True)
@@ -48,7 +48,7 @@ def torch_logprobs(tiny_lm, prompt_ids: list[int], tokens: list[int]) -> list[fl
 
 
 def test_conversion_is_cached_and_described(ct2_lm, tiny_lm, tiny_gpt2):
-    from ripple import ctranslate, models
+    from ripple.lm import ctranslate, models
 
     described = ct2_lm.describe()
     assert described["backend"] == "ctranslate2" and ct2_lm.model is None
@@ -66,8 +66,8 @@ def test_a_run_is_reproducible_from_its_seed(ct2_lm):
     """CTranslate2 seeds its sampling thread once, on its first draw: the same calls in the
     same order on a freshly loaded model give the same candidates; within one model each
     call draws afresh."""
-    from ripple import ctranslate
-    from ripple.generate import encode_prompt, sample
+    from ripple.lm import ctranslate
+    from ripple.lm.sampling import encode_prompt, sample
 
     def run(lm):
         prompt = encode_prompt(lm, "Game: Doom. Health 40.\nCommentator: \"", room=SAMPLING.max_new_tokens)
@@ -86,8 +86,8 @@ def test_two_lanes_writing_at_once_are_each_reproducible(ct2_lm):
     CTranslate2 first, and the two lanes draw differently."""
     import threading
 
-    from ripple import ctranslate
-    from ripple.generate import encode_prompt, sample
+    from ripple.lm import ctranslate
+    from ripple.lm.sampling import encode_prompt, sample
 
     eos = ct2_lm.tokenizer.convert_ids_to_tokens(ct2_lm.tokenizer.eos_token_id)
 
@@ -120,8 +120,8 @@ def test_reported_logprobs_match_the_torch_model(ct2_lm, tiny_lm):
     """Each candidate's tokens, scored by the torch model given the whole prompt, have the
     log-probabilities CTranslate2 reported while writing them: for a prompt run in full
     and for one whose beginning came from the cached state of an earlier prompt."""
-    from ripple import ctranslate
-    from ripple.generate import _stop_token_ids
+    from ripple.lm import ctranslate
+    from ripple.lm.sampling import _stop_token_ids
 
     tok = ct2_lm.tokenizer
     line_ends = frozenset(_stop_token_ids(tok, False))
@@ -144,9 +144,9 @@ def test_reported_logprobs_match_the_torch_model(ct2_lm, tiny_lm):
 
 
 def test_commentary_through_ctranslate2_ranks_on_reported_coherence(ct2_lm, tiny_lm, tmp_path):
-    from ripple.commentary import generate_commentary
+    from ripple.generate import generate_commentary
     from ripple.rank.coherence import mean_logprobs
-    from ripple.generate import encode_prompt
+    from ripple.lm.sampling import encode_prompt
 
     cfg = GenerateConfig(state_file=EXAMPLES / "doom.yaml", model=ct2_lm.spec.name, backend="ctranslate2",
                          sampling=SamplingConfig(candidates=3, max_new_tokens=12),
@@ -168,7 +168,7 @@ def test_commentary_through_ctranslate2_ranks_on_reported_coherence(ct2_lm, tiny
 
 
 def test_each_token_is_heard_as_it_is_decoded(ct2_lm):
-    from ripple.generate import encode_prompt, sample
+    from ripple.lm.sampling import encode_prompt, sample
 
     heard: dict[int, list[tuple[int, bool]]] = {}
     prompt = encode_prompt(ct2_lm, 'The commentator says: "', room=10)
@@ -187,7 +187,7 @@ def test_an_unknown_backend_is_one_line_before_any_model_loads(tmp_path):
 
 
 def test_on_token_can_stop_the_decoding(ct2_lm):
-    from ripple.generate import encode_prompt, sample
+    from ripple.lm.sampling import encode_prompt, sample
 
     sampling = SamplingConfig(candidates=3, max_new_tokens=20)
     prompt = encode_prompt(ct2_lm, 'The commentator says: "', room=20)
@@ -208,7 +208,7 @@ def test_on_token_can_stop_the_decoding(ct2_lm):
 def test_narration_writes_on_two_lanes_and_is_reproducible(ct2_lm, tmp_path):
     """narrate writes the moment likely next on a second lane while this one's line is
     placed; from the same seed, on a freshly loaded model, it writes the same lines."""
-    from ripple import ctranslate
+    from ripple.lm import ctranslate
     from tests.media import make_gameplay
     from tests.test_narrate import narrate_here
 
@@ -233,7 +233,7 @@ def test_live_warm_up_keeps_the_beginning_of_every_template(ct2_lm):
     CTranslate2 keeps each one's beginning as a computed state: the first kill's line does
     not pay for reading the hype template's examples."""
     from ripple.games.commentator import Commentator, CommentatorConfig, warm_up
-    from ripple.generate import _stop_token_ids
+    from ripple.lm.sampling import _stop_token_ids
     from ripple.state import MODES, Moment
     from ripple.voice import VoiceConfig
 

@@ -16,7 +16,7 @@ from tests.prefs import judge_all, make_runs, run_json
 
 
 def test_generate_records_every_candidate_in_the_store(tiny_lm, tmp_path):
-    from ripple.commentary import generate_commentary
+    from ripple.generate import generate_commentary
     from ripple.config import GenerateConfig, RankConfig, SamplingConfig
     from ripple.runs import write_run
 

@@ -143,9 +143,9 @@ def test_tuning_moves_towards_people_and_reports(world):
     assert (folder / "tune.png").read_bytes().startswith(b"\x89PNG")
     info = json.loads((folder / "ripple.json").read_text())
     assert info["base"] == str(world["model"]) and 0 <= info["metrics"]["win_rate"] <= 1
-    from ripple import models
+    from ripple.lm import models
     from ripple.config import SamplingConfig
-    from ripple.generate import encode_prompt, sample
+    from ripple.lm.sampling import encode_prompt, sample
 
     lm = models.load(str(folder))  # the tuned model is an ordinary commentary model
     assert len(sample(lm, encode_prompt(lm, 'Event: Imp killed.\nCommentator: "', room=8),

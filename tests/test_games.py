@@ -290,7 +290,7 @@ def test_an_enemy_coming_into_view_is_news_once():
 # ---- the objects field of a moment --------------------------------------------------------
 
 def test_moments_carry_objects_and_say_them_in_words(tmp_path):
-    from ripple.prompting import find_template, render
+    from ripple.lm.prompting import find_template, render
 
     line = json.dumps({"game": "Doom", "time": 1.5, "events": [{"text": "an Imp appears", "kind": "spotted"}],
                        "objects": [{"name": "DoomImp", "x": 0.2, "y": 0.5, "size": 0.4},
@@ -323,8 +323,8 @@ TIMELINE_WORDS = ("zombie", "shotgun", "chaingun", "imp", "demon", "enemy", "ene
 def test_narration_from_a_doom_timeline_mentions_what_happened(doom_run, smol_folder):
     """Lines written from the recording's moments name its enemies, health and kills more
     often than lines written for the same times with nothing known about them."""
-    from ripple import models
-    from ripple.commentary import generate_commentary
+    from ripple.lm import models
+    from ripple.generate import generate_commentary
     from ripple.config import GenerateConfig, SamplingConfig
 
     rec, moments = doom_run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ripple.config import SamplingConfig
-from ripple.generate import cut_line, encode_prompt, first_clause, sample
+from ripple.lm.sampling import cut_line, encode_prompt, first_clause, sample
 from ripple.grounding import ends_sentence
 
 PROMPT = 'Game: Doom.\nEvents: the player kills an Imp.\nCommentator: "'

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ripple.gpt2_tokenizer import EOT_ID, load_gpt2_tokenizer, read_ranks, vocab_and_merges, _tiktoken_asset
+from ripple.lm.gpt2_tokenizer import EOT_ID, load_gpt2_tokenizer, read_ranks, vocab_and_merges, _tiktoken_asset
 from tests.conftest import ROOT
 
 

@@ -111,7 +111,7 @@ def test_faithfulness_prefers_a_line_that_names_what_happened():
 def test_a_batch_that_is_all_faults_is_drawn_again_and_said_so(tiny_lm, tmp_path):
     """A random model writes only broken lines: every moment draws its one extra batch, and
     commentary.json says that every candidate had a hard fault."""
-    from ripple.commentary import generate_commentary
+    from ripple.generate import generate_commentary
     from ripple.config import GenerateConfig, SamplingConfig
     from tests.conftest import EXAMPLES
 
@@ -129,7 +129,7 @@ def test_a_batch_that_is_all_faults_is_drawn_again_and_said_so(tiny_lm, tmp_path
 
 
 def test_redraws_are_bounded_before_any_model_loads(tmp_path):
-    from ripple.commentary import check_config
+    from ripple.generate import check_config
     from ripple.config import GenerateConfig, SamplingConfig
     from ripple.errors import InputError
 
@@ -150,7 +150,7 @@ def test_a_number_said_beside_none_of_its_words_is_out_of_place():
 
 @pytest.mark.parametrize("run_id", ["../x", "a/b", ".hidden", "x" * 101, ""])
 def test_a_run_id_must_be_one_folder_name(tmp_path, run_id):
-    from ripple.commentary import check_config
+    from ripple.generate import check_config
     from ripple.config import GenerateConfig
     from ripple.errors import InputError
 
@@ -173,7 +173,7 @@ def test_a_weight_must_be_finite():
 def test_runaway_sizes_are_refused_before_any_model_loads(tmp_path, field, value, flag):
     from dataclasses import replace
 
-    from ripple.commentary import check_config
+    from ripple.generate import check_config
     from ripple.config import GenerateConfig, SamplingConfig
     from ripple.errors import InputError
 
@@ -183,7 +183,7 @@ def test_runaway_sizes_are_refused_before_any_model_loads(tmp_path, field, value
 
 
 def test_an_out_that_is_a_file_is_refused(tmp_path):
-    from ripple.commentary import check_config
+    from ripple.generate import check_config
     from ripple.config import GenerateConfig
     from ripple.errors import InputError
 

@@ -159,7 +159,7 @@ def test_an_event_as_big_as_the_line_breaks_it_off_at_its_next_pause(tiny_lm):
     from ripple.config import SamplingConfig
     from ripple.games.commentator import BREAK_WITHIN_S, MIN_HEARD_S
     from ripple.voice import clip_seconds
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
     from ripple.voice import pauses, synthesise
 
     voice = VoiceConfig(backend="espeak-ng")
@@ -204,7 +204,7 @@ def test_the_first_clause_is_voiced_while_the_rest_is_written(tiny_lm, tmp_path)
     """Fed one token at a time, FirstWords voices the first clause a candidate finishes,
     passing over one that echoes a line already said."""
     from ripple.games.commentator import FirstWords
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
     from ripple.rank import RankContext
     from ripple.speech.audio import load_audio
 
@@ -230,7 +230,7 @@ def test_a_streamed_line_is_its_first_words_then_the_rest(tiny_lm):
     followed by the rest of that candidate, in one clip that begins with the early one."""
     from ripple.config import SamplingConfig
     from ripple.voice import clip_seconds
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
     from ripple.voice import synthesise
 
     voice = VoiceConfig(backend="espeak-ng")
@@ -255,7 +255,7 @@ def test_a_bigger_line_takes_the_place_of_one_still_waiting_for_the_voice(tiny_l
     """A line placed to start when the one being spoken ends, cut in on before it begins, is
     never heard: the bigger line starts where it would have, and the narration stays whole."""
     from ripple.voice import clip_seconds
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
     from ripple.schedule import Line
     from ripple.video.render import narration_track
     from ripple.voice import synthesise

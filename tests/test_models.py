@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ripple import models
+from ripple.lm import models
 from ripple.errors import ModelError
 
 

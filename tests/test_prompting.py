@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ripple.errors import InputError
-from ripple.prompting import builtin_prompts_dir, choose_mode, find_template, render, split_turns, to_prompt
+from ripple.lm.prompting import builtin_prompts_dir, choose_mode, find_template, render, split_turns, to_prompt
 from ripple.state import Moment, load_moments
 from tests.conftest import EXAMPLES
 
@@ -65,7 +65,7 @@ def test_per_game_template_wins(tmp_path, monkeypatch):
     (root / "doom").mkdir(parents=True)
     (root / "doom" / "hype.j2").write_text("[user]\nDOOM HYPE {{ game }}")
     (root / "hype.j2").write_text("[user]\ngeneric")
-    monkeypatch.setattr("ripple.prompting.builtin_prompts_dir", lambda: root)
+    monkeypatch.setattr("ripple.lm.prompting.builtin_prompts_dir", lambda: root)
     assert find_template("hype", DOOM[3]).path == root / "doom" / "hype.j2"
     assert render(find_template("hype", DOOM[3]), DOOM[3], [])[-1]["content"] == "DOOM HYPE Doom"
 
@@ -129,13 +129,13 @@ def test_numbers_are_spoken_as_a_commentator_says_them():
     ("Some Indie Game", None),
 ])
 def test_a_games_genre_comes_from_its_name(game, genre):
-    from ripple.prompting import genre_of
+    from ripple.lm.prompting import genre_of
 
     assert genre_of(Moment(game=game)) == genre
 
 
 def test_genre_comes_from_the_moment_or_its_events_when_the_name_says_nothing():
-    from ripple.prompting import genre_of
+    from ripple.lm.prompting import genre_of
 
     assert genre_of(Moment(game="Some Indie Game", genre="racing")) == "racing"
     assert genre_of(Moment(game="Some Indie Game", events=["a late goal from the striker"])) == "sports"

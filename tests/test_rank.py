@@ -6,7 +6,7 @@ import pytest
 
 from ripple.config import DEFAULT_WEIGHTS, RankConfig
 from ripple.errors import InputError
-from ripple.generate import encode_prompt
+from ripple.lm.sampling import encode_prompt
 from ripple.rank import RankContext, Score, build_scorers, parse_weights, rank
 from ripple.rank.coherence import Coherence, mean_logprobs
 from ripple.rank.length import Length

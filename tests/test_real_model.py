@@ -37,8 +37,8 @@ def test_ranking_picks_lines_about_the_moment(doom_run):
 
 
 def test_coherence_prefers_fluent_text(smol_folder):
-    from ripple import models
-    from ripple.generate import encode_prompt
+    from ripple.lm import models
+    from ripple.lm.sampling import encode_prompt
     from ripple.rank.coherence import mean_logprobs
 
     lm = models.load("smollm2-135m")
@@ -55,7 +55,7 @@ def test_held_out_lines_say_what_happened_and_nothing_false(smol_folder):
     on them), on generate's defaults: the issue's bar for the chosen lines."""
     from pathlib import Path
 
-    from ripple.commentary import generate_commentary
+    from ripple.generate import generate_commentary
     from ripple.config import GenerateConfig
     from ripple.grounding import Grounding
 

@@ -47,7 +47,7 @@ def written_world(moments: int = 64) -> list[selftune.Written]:
 def world(tmp_path_factory):
     import torch
 
-    from ripple import models
+    from ripple.lm import models
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -114,9 +114,9 @@ def test_tuning_moves_towards_faithful_lines(world):
 
 
 def test_a_lora_adapter_is_saved_and_loads_as_a_model(world):
-    from ripple import models
+    from ripple.lm import models
     from ripple.config import SamplingConfig
-    from ripple.generate import encode_prompt, sample
+    from ripple.lm.sampling import encode_prompt, sample
 
     unguarded = GuardConfig(kl_bound=2.0, min_canaries=0.9, agreement_drop=1.0)  # two steps move nothing to judge
     selftune.tune_written(config(world, "adapter", lora_rank=8, max_steps=2, eval_every=2, guards=unguarded),
@@ -139,7 +139,7 @@ def test_shared_prompt_log_probs_equal_a_full_pass(world):
 
     import torch
 
-    from ripple import models
+    from ripple.lm import models
     from ripple.curate.tune import line_logprobs
 
     policy = models.load_plain(str(world["model"])).model.eval()

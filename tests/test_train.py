@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ripple.errors import InputError
-from ripple.train import TrainConfig, document, split_sources, train
+from ripple.lm.train import TrainConfig, document, split_sources, train
 from tests.conftest import EXAMPLES, run_here
 
 LINES = [
@@ -60,7 +60,7 @@ def test_training_lowers_validation_loss_and_writes_a_usable_folder(corpus, tiny
     assert "| this model |" in card and "base model, before training" in card
     # The folder is a model `ripple generate --model` takes (loaded here as the command
     # would, in this process: a second torch process costs a minute), prompted as a transcript.
-    from ripple.commentary import generate_commentary
+    from ripple.generate import generate_commentary
     from ripple.config import GenerateConfig, RankConfig, SamplingConfig
 
     run = generate_commentary(GenerateConfig(
@@ -115,7 +115,7 @@ def test_bad_inputs(corpus, tiny_gpt2, tmp_path):
 
 @pytest.mark.slow
 def test_eval_compares_the_trained_model_with_its_base(corpus, tiny_gpt2, tmp_path):
-    from ripple.evaluate import EvalConfig, distinct, evaluate
+    from ripple.lm.evaluate import EvalConfig, distinct, evaluate
 
     folder = train(config(corpus, tiny_gpt2, tmp_path)).folder
     rows = evaluate(EvalConfig(model=str(folder), corpus=corpus, block_size=64, samples=4, max_new_tokens=8))

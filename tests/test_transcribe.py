@@ -65,7 +65,7 @@ def test_the_spoken_words_come_back_with_times(speech, tmp_path, backend):
 
 @pytest.mark.slow
 def test_the_openai_checkpoint_is_converted_once(speech, tmp_path):
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
 
     checkpoint = cache_root() / "whisper" / "tiny.en" / "model.pt"
     transcribe(TranscribeConfig(media=[speech], out=tmp_path / "a.jsonl"))

@@ -151,7 +151,7 @@ def run_batch(cfg: BatchConfig, progress=None) -> BatchResult:
 
 def _check_stage_settings(cfg: BatchConfig) -> None:
     """Refuse bad settings before any work, as narrate and generate would."""
-    from ripple.commentary import check_config
+    from ripple.generate import check_config
     from ripple.narrate import NarrateConfig, check_settings
 
     from ripple.voice import choose_backend

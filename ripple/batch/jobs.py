@@ -127,7 +127,7 @@ class JobRunner:
         self.name = f"{os.uname().nodename}:{os.getpid()}"
 
     def _lm(self):
-        from ripple import models
+        from ripple.lm import models
 
         g = self.cfg.generate
         key = ("lm", g.model, g.precision, g.backend)
@@ -169,7 +169,7 @@ class JobRunner:
         return {"folder": str(final.relative_to(self.cfg.out)), "seconds": record["seconds"], **summary}
 
     def _generate(self, job: JobSpec, staging: Path) -> dict[str, Any]:
-        from ripple.commentary import generate_commentary
+        from ripple.generate import generate_commentary
         from ripple.runs import write_run
 
         from ripple.state import load_moments

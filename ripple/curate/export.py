@@ -114,7 +114,7 @@ def _cut(source: Path, has_audio: bool, start: float, end: float, size: tuple[in
 
 def make_reel(moments: list[dict[str, Any]], folder: Path, voice: VoiceConfig) -> tuple[Path | None, int]:
     """Cut, join and narrate the windows of the moments that come from videos."""
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
     from ripple.schedule import Option, ScheduleConfig, schedule
     from ripple.video.probe import probe
     from ripple.video.render import RenderConfig, narration_track, render, to_srt, to_vtt

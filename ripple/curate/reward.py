@@ -66,7 +66,7 @@ def split_moments(moments: list[int], held_out: float, seed: int) -> tuple[set[i
 
 def _backbone_source(base: str) -> tuple[str, Any]:
     """Where the base model's weights are, and its tokenizer."""
-    from ripple import models
+    from ripple.lm import models
 
     spec = models.resolve(base)
     models._quiet_transformers()
@@ -122,7 +122,7 @@ class RewardModel:
         info = json.loads(info_path.read_text())
         if info.get("input_format") != INPUT_FORMAT:
             raise ModelError(f"{folder}: made by another Ripple (input format {info.get('input_format')}); retrain it")
-        from ripple import models
+        from ripple.lm import models
 
         models._quiet_transformers()
         try:

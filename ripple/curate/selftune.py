@@ -36,7 +36,7 @@ from ripple.curate.guards import GuardConfig, SignError, Watch
 from ripple.curate.sets import Pool
 from ripple.curate.tune import Progress, line_logprobs, measure
 from ripple.errors import InputError
-from ripple.prompting import QUOTE
+from ripple.lm.prompting import QUOTE
 from ripple.state import Moment
 
 FAULT_PENALTY = 1.0  # a faulty line's label sits this far below its total: below every clean line
@@ -154,7 +154,7 @@ def _moments(cfg: SelfTuneConfig) -> list[tuple[Path, list[Moment]]]:
 
 
 def _cache_file(cfg: SelfTuneConfig, sampling) -> Path:
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
 
     digest = hashlib.sha256(json.dumps([cfg.model, asdict(sampling)], sort_keys=True, default=str).encode())
     for path in cfg.states:
@@ -166,7 +166,7 @@ def write_candidates(cfg: SelfTuneConfig, lm, progress: Progress) -> list[Writte
     """Every moment's candidates from the base, as `generate` writes them; from the cache
     when the same model, files and settings wrote them before."""
     from ripple.atomic import atomic_write_bytes
-    from ripple.commentary import Writer, prepare
+    from ripple.generate import Writer, prepare
     from ripple.config import GenerateConfig, SamplingConfig
 
     files = _moments(cfg)
@@ -346,7 +346,7 @@ def split(labelled: list[Labelled], every: int) -> tuple[list[Labelled], list[La
 
 def tune_self(cfg: SelfTuneConfig, progress: Progress | None = None) -> SelfTuneResult:
     """Write the base's candidates (or read them from the cache), then `tune_written`."""
-    from ripple import models
+    from ripple.lm import models
 
     progress = progress or (lambda what, done, total: None)
     _check(cfg)

@@ -68,7 +68,7 @@ def run_dpo(cfg, pairs: list[dict[str, str]], figures, watch, progress) -> tuple
     from transformers import TrainerCallback
     from trl import DPOConfig
 
-    from ripple.models import load_plain
+    from ripple.lm.models import load_plain
 
     torch.manual_seed(cfg.seed)
     base = load_plain(cfg.model)

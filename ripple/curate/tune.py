@@ -30,7 +30,7 @@ from ripple.config import DEFAULT_MODEL
 from ripple.curate.guards import GuardConfig, SignError, Watch, preflight
 from ripple.curate.sets import Judged, Pool
 from ripple.errors import InputError
-from ripple.prompting import QUOTE
+from ripple.lm.prompting import QUOTE
 
 Progress = Callable[[str, int, int], None]
 PAIRS_PER_MOMENT = 2  # best v worst, second best v second worst
@@ -272,8 +272,8 @@ def win_rate(policy, ref, tokenizer, reward, held_pools: list[Pool], cfg: TuneCo
     the reward model: how often the tuned line wins, the mean rewards, and the KL spent
     (log π/π_base of the tuned model's own lines, nats per line)."""
     from ripple.config import SamplingConfig
-    from ripple.generate import encode_prompt, sample
-    from ripple.models import LoadedModel, ModelSpec
+    from ripple.lm.sampling import encode_prompt, sample
+    from ripple.lm.models import LoadedModel, ModelSpec
 
     sampling = SamplingConfig(candidates=cfg.win_samples, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
     lms = [LoadedModel(ModelSpec(name, "local", ""), m.eval(), tokenizer, "") for name, m in

@@ -155,7 +155,7 @@ class Commentator(threading.Thread):
     def __init__(self, lm, cfg: CommentatorConfig, seed: int = 0,
                  likely: Callable[[Moment], list[Event]] | None = None):
         super().__init__(name="ripple-commentator", daemon=True)
-        from ripple.models import cache_root
+        from ripple.lm.models import cache_root
         from ripple.rank import build_scorers
 
         self.lm, self.cfg, self.seed = lm, cfg, seed
@@ -358,8 +358,8 @@ class Commentator(threading.Thread):
     def _write_ahead(self, base: Moment, event: Event) -> None:
         """Write, rank and voice a line for `event` happening on top of `base`, and keep it;
         give up only when one of the biggest events comes meanwhile."""
-        from ripple.commentary import guard_for
-        from ripple.generate import sample
+        from ripple.generate import guard_for
+        from ripple.lm.sampling import sample
         from ripple.rank import best_line
         from ripple.voice import synthesise
 
@@ -439,9 +439,9 @@ class Commentator(threading.Thread):
     def _prompt(self, moment: Moment):
         """The moment's template and its ranking context, the prompt encoded (reusing the last
         prompt's cache where they agree)."""
-        from ripple.commentary import prompt_for
-        from ripple.generate import encode_prompt
-        from ripple.prompting import find_template
+        from ripple.generate import prompt_for
+        from ripple.lm.sampling import encode_prompt
+        from ripple.lm.prompting import find_template
         from ripple.rank import RankContext
 
         template = find_template(self.cfg.template, moment)
@@ -457,15 +457,15 @@ class Commentator(threading.Thread):
     def _rank(self, candidates, context):
         """Candidates best first, against the lines said by now (one may have been said while
         a line was written ahead) and the log-probabilities the model reported."""
-        from ripple.generate import reported_logprobs
+        from ripple.lm.sampling import reported_logprobs
         from ripple.rank import rank
 
         context = replace(context, previous=list(self._said), logprobs=reported_logprobs(candidates))
         return rank([c.text for c in candidates], context, self.scorers, self.cfg.weights)
 
     def _comment(self, offer: Offer) -> None:
-        from ripple.commentary import guard_for
-        from ripple.generate import sample
+        from ripple.generate import guard_for
+        from ripple.lm.sampling import sample
         from ripple.rank import best_line
         from ripple.voice import join_clips, synthesise
 
@@ -592,7 +592,7 @@ class FirstWords:
         self.written = self.ready = 0.0  # when the clause was written, when its audio was ready
 
     def __call__(self, index: int, tokens: list[int], done: bool) -> bool:
-        from ripple.generate import first_clause
+        from ripple.lm.sampling import first_clause
         from ripple.voice import synthesise
 
         cut = self.overtaken() if self.overtaken is not None else ""
@@ -619,7 +619,7 @@ def warm_up(commentator: Commentator, moment: Moment) -> float:
     for kernels, tables and the voice being loaded, after reading every template `auto` may
     choose for two moments (with CTranslate2 the second reading keeps the beginning they
     share, the template's, as a computed state: ctranslate.py); returns the seconds it took."""
-    from ripple.generate import sample
+    from ripple.lm.sampling import sample
     from ripple.state import MODES
 
     started = time.monotonic()

@@ -88,7 +88,7 @@ def latency_of(spoken: list[Spoken]) -> Latency:
 
 def check_live(cfg: LiveConfig):
     """Everything that can be refused before a model loads or an engine starts; returns the game's module."""
-    from ripple.commentary import check_config
+    from ripple.generate import check_config
     from ripple.config import GenerateConfig, RankConfig
     from ripple.voice import choose_backend
 
@@ -123,7 +123,7 @@ def live(cfg: LiveConfig, progress: Progress | None = None, lm=None) -> LiveSess
 
 
 def _session(cfg: LiveConfig, module, progress: Progress, lm) -> LiveSession:
-    from ripple import models
+    from ripple.lm import models
     from ripple.runs import new_run_id
 
     rec = cfg.record

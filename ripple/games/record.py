@@ -100,7 +100,7 @@ def check(cfg: RecordConfig):
         raise InputError("--seed", f"must be 0 to {MAX_SEED} (the engines take an unsigned 32-bit seed; got {cfg.seed})")
     if not cfg.heartbeat_s > 0:
         raise InputError("--heartbeat", "must be above 0 seconds")
-    from ripple.commentary import check_run_folder
+    from ripple.generate import check_run_folder
 
     check_run_folder(cfg.out_dir, cfg.run_id)
     module = recorder(cfg.game)

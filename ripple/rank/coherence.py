@@ -17,7 +17,7 @@ class Coherence:
     name = "coherence"
 
     def score(self, ctx: RankContext, texts: list[str]) -> list[Score]:
-        from ripple.generate import encode_prompt
+        from ripple.lm.sampling import encode_prompt
 
         unknown = [t for t in texts if t not in ctx.logprobs]
         known = dict(ctx.logprobs)
@@ -77,7 +77,7 @@ def mean_logprobs(lm, prompt, texts: list[str]) -> list[float | None]:
 
 
 def _mean_logprobs_ct2(lm, prompt, cont: list[list[int]], rows: list[int], results: list):
-    from ripple.ctranslate import THREADS
+    from ripple.lm.ctranslate import THREADS
 
     head = prompt.ids[0].tolist()
     scored = lm.ct2.generator(THREADS).score_batch(

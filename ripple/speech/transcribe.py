@@ -151,7 +151,7 @@ BACKENDS: dict[str, Callable[[TranscribeConfig, Path], Callable]] = {"openai": _
 
 def load_backend(cfg: TranscribeConfig) -> Callable:
     """The chosen whisper backend with its model loaded: `run(audio, chunks)` -> segments."""
-    from ripple.models import cache_root
+    from ripple.lm.models import cache_root
 
     if cfg.backend not in BACKENDS:
         raise InputError("--backend", f"'{cfg.backend}' is not one of {', '.join(BACKENDS)}")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from ripple.config import SamplingConfig
 from ripple.errors import InputError
-from ripple.prompting import QUOTE, SPEAKER
+from ripple.lm.prompting import QUOTE, SPEAKER
 from ripple.rank.base import ngrams, words
 from ripple.rank.loops import LOOP_N, repeated_fraction
-from ripple.train import document, pack, read_corpus
+from ripple.lm.train import document, pack, read_corpus
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def perplexity(lm, documents: list[str], block_size: int) -> tuple[float, float]
 
 
 def sample_lines(lm, games: list[str], cfg: EvalConfig) -> list[str]:
-    from ripple.generate import encode_prompt, sample
+    from ripple.lm.sampling import encode_prompt, sample
 
     sampling = SamplingConfig(candidates=cfg.samples, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
     lines = []
@@ -68,7 +68,7 @@ def sample_lines(lm, games: list[str], cfg: EvalConfig) -> list[str]:
 
 def evaluate(cfg: EvalConfig) -> list[dict]:
     """One row per model (the model, then its base): perplexity, distinct-n, loop rate."""
-    from ripple import models
+    from ripple.lm import models
 
     by_source = read_corpus(cfg.corpus)
     documents = [document(records) for records in by_source.values()]

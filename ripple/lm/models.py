@@ -69,7 +69,7 @@ class LoadedModel:
     precision: str = "fp32"  # "fp32", or "int8" (dynamic quantisation of linear layers, CPU)
     parameters: int = 0  # counted before any kernel swap hides weights in buffers
     backend: str = "transformers"  # or "ctranslate2": then `model` is None and `ct2` decodes
-    ct2: Any = None  # ripple.ctranslate.Ct2Model
+    ct2: Any = None  # ripple.lm.ctranslate.Ct2Model
     config: Any = None  # the transformers config (the model's own when there is a model)
 
     def __post_init__(self):
@@ -227,7 +227,7 @@ def _tokenizer_for(folder: Path, config: Any):
 
     has_tokenizer = any((folder / f).is_file() for f in ("tokenizer.json", "vocab.json", "tokenizer.model"))
     if not has_tokenizer and getattr(config, "model_type", None) == "gpt2":
-        from ripple.gpt2_tokenizer import load_gpt2_tokenizer
+        from ripple.lm.gpt2_tokenizer import load_gpt2_tokenizer
 
         return load_gpt2_tokenizer(cache_root())
     return AutoTokenizer.from_pretrained(folder)
@@ -347,7 +347,7 @@ def load(name: str = DEFAULT_MODEL, precision: str = "fp32", backend: str = "tra
     generation: eval mode, on the GPU if there is one, else with fast CPU kernels.
 
     precision: "fp32", or "int8" for faster, rougher decoding on a CPU (see quantize_int8).
-    backend: "transformers", or "ctranslate2" (ripple/ctranslate.py): the same weights
+    backend: "transformers", or "ctranslate2" (ripple/lm/ctranslate.py): the same weights
     converted once and decoded several times faster on a CPU; no torch model is built.
     """
     if precision not in PRECISIONS:
@@ -392,7 +392,7 @@ def _count_parameters(folder: Path) -> int:
 
 
 def _load_ctranslate2(name: str, precision: str) -> LoadedModel:
-    from ripple import ctranslate
+    from ripple.lm import ctranslate
 
     spec = resolve(name)
     _quiet_transformers()

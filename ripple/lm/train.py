@@ -22,7 +22,7 @@ from typing import Any
 from ripple.atomic import atomic_write_text
 from ripple.config import DEFAULT_MODEL
 from ripple.errors import InputError
-from ripple.prompting import QUOTE, SPEAKER
+from ripple.lm.prompting import QUOTE, SPEAKER
 from ripple.state import jsonl_lines
 
 
@@ -160,7 +160,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     import torch
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, default_data_collator
 
-    from ripple import models
+    from ripple.lm import models
 
     lm = models.load_plain(cfg.base)
     model, tokenizer = lm.model, lm.tokenizer

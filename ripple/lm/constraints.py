@@ -190,7 +190,7 @@ def echoes(tokenizer, moment, previous: list[str], facts: bool = True) -> tuple[
     holds against a new line, so that it says something new without being kept from the
     moment's names."""
     from ripple.grounding import moment_text
-    from ripple.prompting import PREVIOUS_SHOWN
+    from ripple.lm.prompting import PREVIOUS_SHOWN
 
     def ids(text: str) -> set[int]:
         return set(tokenizer(" " + text, add_special_tokens=False)["input_ids"]) if text else set()
