@@ -509,3 +509,14 @@ def test_events_that_can_come_again_in_the_same_words_are_likely_too():
     assert list(c._likely) == ["the player kills a Zombieman", "level complete", "the player dies",
                                "the player picks up a Medikit"]
     assert c._take()[1].text == "the player kills a Zombieman"
+
+
+def test_reset_forgets_the_session_and_cuts_are_an_enum():
+    from ripple.games.commentator import Commentator, CommentatorConfig, Cut, Drops
+
+    c = Commentator(None, CommentatorConfig(weights={"length": 1.0}))
+    c.spoken.append("a line"), c._said.append("a line")
+    c._busy_until, c._cutting, c.drops = 9.0, Cut.NOW, Drops(stale=3)
+    c.reset()
+    assert (c.spoken, c._said, c._busy_until, c._cutting, c.drops) == ([], [], 0.0, Cut.WAIT, Drops())
+    assert Cut.PAUSE == "pause" and not Cut.WAIT and {Cut.NOW} == {"now"}  # reads as its word

@@ -46,6 +46,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from statistics import median
 
@@ -142,6 +143,14 @@ class AheadCounts:
     replaced: int = 0  # made room for a likelier event's line, or grew too old
 
 
+class Cut(str, Enum):
+    """How a new line cuts short the one being spoken (a str, so it reads and compares as its word)."""
+
+    WAIT = ""  # it waits for that line to end
+    PAUSE = "pause"  # it breaks that line off at a pause between words
+    NOW = "now"  # it starts at once
+
+
 @dataclass
 class Drops:
     stale: int = 0  # too old once the worker was free
@@ -177,12 +186,25 @@ class Commentator(threading.Thread):
         self._speaking = QUIET  # the intensity of the line being spoken
         self._pauses: list[float] = []  # where the line being spoken may be broken off (time.monotonic())
         self._heard_from = 0.0  # when the line being spoken may be broken off at the earliest
-        self._cutting = ""  # how the moment being commented on cuts the line being spoken short (_cut)
+        self._cutting = Cut.WAIT  # how the moment being commented on cuts the line being spoken short (_cut)
         self._took: list[float] = []  # seconds from taking a moment to its audio being ready
         self._finished: list[float] = []  # seconds from a line written ahead's last token to its audio being ready
         self._said: list[str] = []
         self._encoded = None  # the last prompt, whose cache the next one reuses where they agree
         self._made = 0  # lines attempted: each one's sampling seed
+
+    def reset(self) -> None:
+        """Forget every line spoken or written ahead and what they cost, as before a session
+        (warm_up speaks one line to load everything, then calls this). The model's cache stays."""
+        with self._lock:
+            self.spoken.clear()
+            self._said.clear()
+            self._busy_until, self._speaking, self._cutting, self._pauses, self._heard_from = 0.0, QUIET, Cut.WAIT, [], 0.0
+            self._took.clear()
+            self._finished.clear()
+            self.drops = Drops()
+            self.ahead.clear()
+            self.ahead_counts = AheadCounts()
 
     # ---- the game loop's side: never blocks ----------------------------------------------
     def offer(self, moment: Moment, shown: float) -> None:
@@ -330,30 +352,30 @@ class Commentator(threading.Thread):
         """An event whose line does not wait for the one being spoken to end (_cut)."""
         return bool(self._cut(offer))
 
-    def _cut(self, offer: Offer, speaking: float | None = None) -> str:
+    def _cut(self, offer: Offer, speaking: float | None = None) -> Cut:
         """How an event's line cuts short the one being spoken (or a line about a moment as
         intense as `speaking`): "now" for an event bigger than that line's (any event, over a
         quiet line); "pause", at a pause between words (_start), for one as big or at most
         BREAK_MARGIN smaller with break_off; "" when it waits for the line to end."""
         speaking = self._speaking if speaking is None else speaking
         if not offer.moment.events:
-            return ""
+            return Cut.WAIT
         level = offer.moment.intensity or 0.0
         if level > speaking:
-            return "now"
-        return "pause" if self.cfg.break_off and level >= speaking - BREAK_MARGIN - 1e-9 else ""
+            return Cut.NOW
+        return Cut.PAUSE if self.cfg.break_off and level >= speaking - BREAK_MARGIN - 1e-9 else Cut.WAIT
 
-    def _overtaken(self, speaking: float) -> str:
+    def _overtaken(self, speaking: float) -> Cut:
         """How the queued moments would cut short a line about a moment as intense as
         `speaking`: "now" when one is bigger, "pause" when one would break it off, else ""."""
         with self._lock:
             self._drop_stale()
             cuts = {self._cut(o, speaking) for o in self._queue}
-        return "now" if "now" in cuts else "pause" if "pause" in cuts else ""
+        return Cut.NOW if Cut.NOW in cuts else Cut.PAUSE if Cut.PAUSE in cuts else Cut.WAIT
 
-    def _cutting_for(self, offer: Offer) -> str:
+    def _cutting_for(self, offer: Offer) -> Cut:
         """_cut for the moment just taken, while a line is still being spoken."""
-        return self._cut(offer) if time.monotonic() < self._busy_until else ""
+        return self._cut(offer) if time.monotonic() < self._busy_until else Cut.WAIT
 
     def _write_ahead(self, base: Moment, event: Event) -> None:
         """Write, rank and voice a line for `event` happening on top of `base`, and keep it;
@@ -512,10 +534,10 @@ class Commentator(threading.Thread):
         being spoken short; when it breaks that line off, at the line's first pause within
         BREAK_WITHIN_S, else right then (once MIN_HEARD_S of it was heard); else when that
         line ends."""
-        if self._cutting == "now":
+        if self._cutting == Cut.NOW:
             return ready
         earliest = max(ready, self._heard_from)
-        if self._cutting == "pause" and earliest < self._busy_until:
+        if self._cutting == Cut.PAUSE and earliest < self._busy_until:
             return next((p for p in self._pauses if earliest <= p <= earliest + BREAK_WITHIN_S), earliest)
         return max(ready, self._busy_until)
 
@@ -595,8 +617,8 @@ class FirstWords:
         from ripple.lm.sampling import first_clause
         from ripple.voice import synthesise
 
-        cut = self.overtaken() if self.overtaken is not None else ""
-        if cut == "now" or (cut and self.clip is not None):
+        cut = self.overtaken() if self.overtaken is not None else Cut.WAIT
+        if cut == Cut.NOW or (cut and self.clip is not None):
             self.stopped = True
             return True
         if self.clip is not None or index in self.refused:
@@ -630,13 +652,5 @@ def warm_up(commentator: Commentator, moment: Moment) -> float:
             _, context = commentator._prompt(moment.model_copy(update=update))
             sample(commentator.lm, context.encoded, one_token, seed=commentator.seed)
     commentator._comment(Offer(moment, started))
-    commentator.spoken.clear()
-    commentator._said.clear()
-    commentator._busy_until = 0.0
-    commentator._speaking, commentator._cutting, commentator._pauses, commentator._heard_from = QUIET, "", [], 0.0
-    commentator._took.clear()
-    commentator._finished.clear()
-    commentator.drops = Drops()
-    commentator.ahead.clear()
-    commentator.ahead_counts = AheadCounts()
+    commentator.reset()
     return time.monotonic() - started
