@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ripple import migrations
 from ripple.errors import InputError
+from ripple.migrations import now, transaction
 
 DB_NAME = "ripple.db"  # beside the run folders, in the out folder
 MAX_RUN_BYTES = 256 * 2**20  # a commentary.json this large is no run Ripple wrote
@@ -100,48 +99,9 @@ MIGRATIONS: list[list[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error (the connection is in autocommit
-    mode, so nothing else starts a transaction behind our back)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
-    if not has_table:
-        return 0
-    return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
-
-
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Apply the migrations the file lacks, up to `target`, in order; returns the version."""
-    version = schema_version(conn)
-    if version == target:
-        return version  # the usual case: a read, no lock taken
-    with transaction(conn):
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
-    if version > SCHEMA_VERSION:
-        raise InputError("ripple.db", f"schema version {version} is newer than this Ripple knows "
-                         f"({SCHEMA_VERSION}); upgrade Ripple")
-    for number in range(version + 1, target + 1):
-        with transaction(conn):
-            if schema_version(conn) >= number:  # another process got there first
-                continue
-            for statement in MIGRATIONS[number - 1]:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (number, now()))
-    return schema_version(conn)
+    """Bring the store up to `target` (migrations.py, with the store's MIGRATIONS)."""
+    return migrations.migrate(conn, MIGRATIONS, "ripple.db", target)
 
 
 def connect(path: Path, target: int = SCHEMA_VERSION) -> sqlite3.Connection:

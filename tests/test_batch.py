@@ -278,3 +278,27 @@ def test_a_wrong_ray_address_is_one_line(source, tiny_gpt2, tmp_path):
                    "--address", f"127.0.0.1:{port}")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().startswith(f"ripple: error: --address 127.0.0.1:{port}: cannot join")
+
+
+def test_manifests_migrate_like_the_store_and_old_ones_keep_their_jobs(tmp_path):
+    import sqlite3
+
+    from ripple.batch.manifest import MIGRATIONS, Manifest
+    from ripple.errors import InputError
+
+    old = tmp_path / "old"
+    old.mkdir()
+    conn = sqlite3.connect(old / "manifest.db")  # as a Ripple before shared migrations wrote it
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+    conn.execute("INSERT INTO jobs (input, stage, sha256, settings, status) VALUES ('a.mp4', 'narrate', 'x', 'y', 'done')")
+    conn.commit()
+    conn.close()
+    manifest = Manifest(old)
+    assert [tuple(r) for r in manifest.db.execute("SELECT input, status FROM jobs")] == [("a.mp4", "done")]
+    assert manifest.db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+    manifest.db.execute("INSERT INTO schema_version (version, applied) VALUES (99, 'later')")
+    manifest.close()
+    with pytest.raises(InputError, match="schema version 99 is newer than this Ripple knows"):
+        Manifest(old)

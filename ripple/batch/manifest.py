@@ -19,14 +19,16 @@ from typing import Any
 
 from ripple.batch.jobs import JobSpec
 from ripple.errors import InputError
+from ripple.migrations import migrate
 
 NAME = "manifest.db"
-SCHEMA_VERSION = 1
 STATUSES = ("pending", "running", "done", "failed")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
+# Applied in order by ripple.migrations, as the run store's are. The first is written with
+# IF NOT EXISTS: a manifest from before migrations (its version in a `meta` table) takes it as is.
+MIGRATIONS: list[list[str]] = [
+    ["CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+     """CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY,
     input TEXT NOT NULL,            -- path relative to the batch's source folder
     stage TEXT NOT NULL,            -- transcribe, generate, narrate
@@ -42,9 +44,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     started REAL,
     finished REAL,
     seconds REAL,
-    UNIQUE (input, stage)
-);
-"""
+    UNIQUE (input, stage))"""],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,13 @@ class Manifest:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
-            self.db.executescript(SCHEMA)
-            version = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            old = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() and \
+                self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if old and int(old[0]) > SCHEMA_VERSION:
+                raise InputError(str(self.path), f"written by a newer Ripple (schema {old[0]}); upgrade Ripple")
+            migrate(self.db, MIGRATIONS, str(self.path))
         except sqlite3.DatabaseError as exc:
             raise InputError(str(self.path), f"not a readable manifest: {exc}") from None
-        if version is None:
-            self.db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(version[0]) > SCHEMA_VERSION:
-            raise InputError(str(self.path), f"written by a newer Ripple (schema {version[0]}); upgrade Ripple")
 
     def close(self) -> None:
         self.db.close()
