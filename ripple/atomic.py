@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-OWNED = re.compile(r"^\..+-p(\d+)-[^/]*\.tmp$")  # .NAME-p<pid>-XXXX.tmp
-UNOWNED_AGE_S = 24 * 3600  # a temporary of an older Ripple (no pid in its name) is stale after a day
+OWNED = re.compile(r"^\..+-p(\d+)@([^/-]*)-[^/]*\.tmp$")  # .NAME-p<pid>@<host>-XXXX.tmp
+OLDER = re.compile(r"^\..+-[a-z0-9_]{8}\.tmp$")  # what an older Ripple named them (tempfile's 8 letters)
+UNOWNED_AGE_S = 24 * 3600  # such a temporary is stale after a day
 
 
 def _alive(pid: int) -> bool:
@@ -31,9 +32,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _host() -> str:
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
+
+
 def sweep_stale(folder: Path, prefix: str = ".") -> int:
-    """Remove the temporaries under `folder` (names starting with `prefix`, ending .tmp) whose
-    writer has died, or, without a writer's pid, that are a day old. Returns how many."""
+    """Remove the temporaries under `folder` (names starting with `prefix`, ending .tmp) that
+    a writer of this machine left and that writer has died, or that an older Ripple left a
+    day ago. Another machine's (a shared disk) are never judged. Returns how many."""
     import time
 
     removed = 0
@@ -44,8 +52,10 @@ def sweep_stale(folder: Path, prefix: str = ".") -> int:
     for path in entries:
         owned = OWNED.match(path.name)
         try:
-            stale = (not _alive(int(owned.group(1))) if owned else
-                     time.time() - path.lstat().st_mtime > UNOWNED_AGE_S and path.name.startswith("."))
+            if owned:
+                stale = owned.group(2) == _host() and not _alive(int(owned.group(1)))
+            else:
+                stale = bool(OLDER.match(path.name)) and time.time() - path.lstat().st_mtime > UNOWNED_AGE_S
             if not stale:
                 continue
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
@@ -56,7 +66,7 @@ def sweep_stale(folder: Path, prefix: str = ".") -> int:
 
 
 def temp_prefix(name: str) -> str:
-    return f".{name}-p{os.getpid()}-"
+    return f".{name}-p{os.getpid()}@{_host()}-"
 
 
 @contextmanager
@@ -116,7 +126,12 @@ def replace_folder(new: Path, final: Path, aside: str | None = None) -> None:
         old = final.parent / (aside or f"{temp_prefix(final.name)}old.tmp")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
-    os.replace(new, final)
+    try:
+        os.replace(new, final)
+    except BaseException:
+        if old is not None and not final.exists():
+            os.replace(old, final)  # the old folder back where it was: nothing lost
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

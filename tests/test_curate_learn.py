@@ -177,6 +177,7 @@ def test_cli_refuses_bad_input_before_loading_anything(world, tmp_path):
     for args, message in [
         (["tune", "--db", str(world["db"]), "--reward-model", str(tmp_path)], "not a reward model"),
         (["tune", "--db", str(world["db"]), "--kl-coef", "-1"], "--kl-coef: must not be negative"),
+        (["tune", "--db", str(world["db"]), "--lora-rank", "-1"], "--lora-rank: must be 0"),
     ]:
         refused = run_here(*args)
         assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr

@@ -118,21 +118,24 @@ def dead_pid() -> int:
 
 
 def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
-    from ripple.atomic import atomic_dir, atomic_write_text
+    from ripple.atomic import _host, atomic_dir, atomic_write_text
 
-    dead = dead_pid()
-    stale_dir = tmp_path / f".20261203-run-p{dead}-abc.tmp"
+    dead, host = dead_pid(), _host()
+    stale_dir = tmp_path / f".20261203-run-p{dead}@{host}-abc.tmp"
     stale_dir.mkdir()
     (stale_dir / "commentary.json").write_text("{")
-    stale_file = tmp_path / f".corpus.jsonl-p{dead}-xyz.tmp"
+    stale_file = tmp_path / f".corpus.jsonl-p{dead}@{host}-xyz.tmp"
     stale_file.write_text("half")
-    live = tmp_path / f".other-p{os.getpid()}-keep.tmp"  # a writer still at work
+    live = tmp_path / f".other-p{os.getpid()}@{host}-keep.tmp"  # a writer still at work
     live.write_text("busy")
+    elsewhere = tmp_path / f".other-p{dead}@another-machine-keep.tmp"  # a shared disk: not ours to judge
+    elsewhere.write_text("busy")
     foreign = tmp_path / ".someone-elses.tmp"  # not ours to judge until it is a day old
     foreign.write_text("?")
     atomic_write_text(tmp_path / "corpus.jsonl", "new\n")
     assert not stale_dir.exists() and not stale_file.exists() and live.exists() and foreign.exists()
-    stale_again = tmp_path / f".x-p{dead}-1.tmp"
+    assert elsewhere.exists()
+    stale_again = tmp_path / f".x-p{dead}@{host}-1.tmp"
     stale_again.mkdir()
     with atomic_dir(tmp_path / "run") as tmp:
         (tmp / "a").write_text("a")
@@ -219,3 +222,23 @@ def test_a_field_named_with_a_newline_keeps_the_error_on_one_line(tmp_path):
     with pytest.raises(InputError) as info:
         load_moments(path)
     assert "\n" not in str(info.value) and "\\n\\x07: unknown timeline field" in str(info.value)
+
+
+def test_a_folder_swap_that_fails_puts_the_old_folder_back(tmp_path, monkeypatch):
+    import ripple.atomic as atomic
+
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "weights").write_text("good")
+    real = os.replace
+
+    def refuse_the_new(src, dst):
+        if str(src).endswith("new") and str(dst) == str(final):
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    (tmp_path / "new").mkdir()
+    monkeypatch.setattr(atomic.os, "replace", refuse_the_new)
+    with pytest.raises(OSError):
+        atomic.replace_folder(tmp_path / "new", final)
+    assert (final / "weights").read_text() == "good"

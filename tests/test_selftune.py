@@ -111,6 +111,9 @@ def test_tuning_moves_towards_faithful_lines(world):
     assert json.loads((folder / "ripple.json").read_text())["base"] == str(world["model"])
     card = (folder / "README.md").read_text()  # the model card, not PEFT's blank template
     assert "tuned on its own scorers' picks" in card and "More Information Needed" not in card
+    from ripple.lm import models
+
+    assert models.load(str(folder)).tokenizer is not None  # every weight tuned: a whole model, tokenizer and all
 
 
 def test_a_lora_adapter_is_saved_and_loads_as_a_model(world):

@@ -87,6 +87,9 @@ class Manifest:
             if old and int(old[0]) > SCHEMA_VERSION:
                 raise InputError(str(self.path), f"written by a newer Ripple (schema {old[0]}); upgrade Ripple")
             migrate(self.db, MIGRATIONS, str(self.path))
+            # and in `meta`, where a Ripple from before shared migrations looks for it
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                            (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise InputError(str(self.path), f"not a readable manifest: {exc}") from None
 

@@ -273,7 +273,7 @@ def preflight(held: list[Labelled], found: list[Canary], lm, weights, cfg: Guard
     for prompt, group in groups.items():
         # Every scorer scores each line on its own, so one ranking of a moment's faithful line
         # and all its broken copies orders each pair as ranking the pair alone would.
-        texts = list(dict.fromkeys([group[0].good, *(c.bad for c in group)]))
+        texts = list(dict.fromkeys([*(c.good for c in group), *(c.bad for c in group)]))
         order = {text: k for k, (text, _, _) in enumerate(rank_lines(by_prompt[prompt], texts, lm, scorers, weights))}
         for c in group:
             by_kind.setdefault(c.kind, []).append(int(order[c.good] < order[c.bad]))
@@ -297,13 +297,13 @@ def canary_agreement(policy, ref, tokenizer, found: list[Canary], max_length: in
         by_prompt.setdefault(c.prompt, []).append(c)
     right = 0.0
     for prompt, group in by_prompt.items():
-        texts = list(dict.fromkeys([group[0].good, *(c.bad for c in group)]))
+        texts = list(dict.fromkeys([*(c.good for c in group), *(c.bad for c in group)]))
         rows = line_logprobs(policy, ref, tokenizer, prompt, texts, max_length)
         implicit = {t: (r[0] - r[1]) for t, r in zip(texts, rows)}
         for c in group:
             gap = implicit[c.good] - implicit[c.bad]
             right += 1.0 if gap > 1e-6 else 0.5 if abs(gap) <= 1e-6 else 0.0
-    return right / len(found)
+    return right / len(found) if found else 0.5
 
 
 # ---- the run ----------------------------------------------------------------------------------------
@@ -367,7 +367,9 @@ def tune_written(cfg: SelfTuneConfig, written: list[Written], lm, progress: Prog
     train, held = split(label(written, lm), cfg.held_every)
     found = canaries(held)
     checked = preflight(held, found, lm, None, cfg.guards)
-    measured = held[: cfg.eval_moments]  # the figures every check reads: a sample, to keep checks quick
+    # The figures every check reads: a sample of the held-out moments that have canaries, to keep checks quick.
+    with_canaries = {c.prompt for c in found}
+    measured = [h for h in held if h.written.prompt in with_canaries][: cfg.eval_moments]
     found_measured = [c for c in found if c.prompt in {h.written.prompt for h in measured}]
     pairs = label_pairs(train, cfg.min_margin)
     # The clearest lessons first: a run of max_steps x batch_size pairs sees those with the widest label gap.
@@ -393,19 +395,20 @@ def tune_written(cfg: SelfTuneConfig, written: list[Written], lm, progress: Prog
     watch = Watch(cfg.guards, penalised=cfg.kl_coef > 0, judge="the canaries (faithful lines above their broken copies)",
                   judged_worst="the broken lines")
     try:
-        policy, _, _, _ = run_dpo(cfg, pairs, figures, watch, progress)
+        policy, _, tokenizer, base_info = run_dpo(cfg, pairs, figures, watch, progress)
     except SignError as exc:
         folder = cfg.out_root / f"{cfg.name}.stopped"
-        _write(folder, cfg, checked, watch.history, len(pairs), None, str(exc), len(written), len(held))
+        _write(folder, cfg, checked, watch.history, len(pairs), None, str(exc), len(written), len(held), None, {})
         raise SignError(f"{exc} (history: {folder / 'report.md'})") from None
     result = SelfTuneResult(cfg.out_root / cfg.name, checked, watch.history, len(pairs), len(written), len(held),
                             time.perf_counter() - started)
-    _write(result.folder, cfg, checked, watch.history, len(pairs), policy, None, len(written), len(held))
+    _write(result.folder, cfg, checked, watch.history, len(pairs), policy, None, len(written), len(held), tokenizer,
+           base_info)
     return result
 
 
 def _write(folder: Path, cfg: SelfTuneConfig, checked, history, pairs: int, policy, stopped: str | None,
-           moments: int, held: int) -> None:
+           moments: int, held: int, tokenizer, base_info: dict[str, Any]) -> None:
     import shutil
 
     from ripple.curate.report import self_tune_card, self_tune_report, tune_chart
@@ -414,8 +417,13 @@ def _write(folder: Path, cfg: SelfTuneConfig, checked, history, pairs: int, poli
     def save(tmp: Path) -> None:
         if policy is not None:
             policy.save_pretrained(tmp)
-            info = {"base": cfg.model, "tuned_with": "dpo on scorer-labelled pairs", "config": cfg.to_dict(),
+            if not cfg.lora_rank:  # a whole model: it must load on its own, tokenizer and all
+                tokenizer.save_pretrained(tmp)
+            base = str(Path(cfg.model).resolve()) if Path(cfg.model).exists() else cfg.model
+            info = {"base": base, "tuned_with": "dpo on scorer-labelled pairs", "config": cfg.to_dict(),
                     "preflight": checked, "history": history, "pairs": pairs, "moments": moments, "held": held}
+            if base_info.get("prompt_style"):
+                info["prompt_style"] = base_info["prompt_style"]
             (tmp / "ripple.json").write_text(json.dumps(info, indent=2) + "\n")
             (tmp / "README.md").write_text(self_tune_card(cfg, checked, history, pairs, moments, held))  # not PEFT's blank
         if history:

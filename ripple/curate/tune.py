@@ -203,6 +203,7 @@ def _check(cfg: TuneConfig) -> None:
         (cfg.batch_size >= 1, "--batch-size", "must be at least 1"),
         (cfg.eval_every >= 1, "--eval-every", "must be at least 1"),
         (cfg.win_samples >= 1, "--win-samples", "must be at least 1"),
+        (0 <= cfg.lora_rank <= 256, "--lora-rank", "must be 0 (every weight) to 256"),
         (g.kl_bound > 0, "--kl-bound", "must be above 0"),
         (0.5 <= g.min_accuracy < 1, "--min-accuracy", "must be at least 0.5 (chance) and below 1"),
         (0 < g.min_canaries <= 1, "--min-canaries", "must be in (0, 1]"),

@@ -142,7 +142,8 @@ def make_app(db: Path, token: str, who: str = "", choices: int = CHOICES_MAX, se
     def media(kind: str, item: str, token_: str | None = Query(None, alias="token"),
               x_ripple_token: str | None = Header(None)):
         need(x_ripple_token or token_)  # <video>/<audio>/<img> cannot send headers
-        if kind not in MEDIA_KINDS or not (item.isascii() and item.isdigit() and int(item) <= MAX_ID):
+        whole = item.isascii() and item.isdigit() and len(item) <= 19  # int() of 5,000 digits is itself an error
+        if kind not in MEDIA_KINDS or not (whole and int(item) <= MAX_ID):
             raise HTTPException(404)
         conn = connect(db)
         try:
