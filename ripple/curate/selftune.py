@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,7 @@ from typing import Any
 from ripple.config import DEFAULT_MODEL, DEFAULT_WEIGHTS
 from ripple.curate.guards import GuardConfig, SignError, Watch
 from ripple.curate.sets import Pool
-from ripple.curate.tune import Progress, line_logprobs, measure
+from ripple.curate.tune import Progress, check_training, credit, line_logprobs, measure
 from ripple.errors import InputError
 from ripple.lm.prompting import QUOTE
 from ripple.state import Moment
@@ -162,14 +161,15 @@ def _cache_file(cfg: SelfTuneConfig, sampling) -> Path:
     return cache_root() / "tune" / f"written-{digest.hexdigest()[:20]}.jsonl"
 
 
-def write_candidates(cfg: SelfTuneConfig, lm, progress: Progress) -> list[Written]:
+def write_candidates(cfg: SelfTuneConfig, lm, progress: Progress,
+                     files: list[tuple[Path, list[Moment]]] | None = None) -> list[Written]:
     """Every moment's candidates from the base, as `generate` writes them; from the cache
-    when the same model, files and settings wrote them before."""
+    when the same model, files and settings wrote them before. `files`: cfg.states as read."""
     from ripple.atomic import atomic_write_bytes
     from ripple.generate import Writer, prepare
     from ripple.config import GenerateConfig, SamplingConfig
 
-    files = _moments(cfg)
+    files = _moments(cfg) if files is None else files
     sampling = SamplingConfig(candidates=cfg.candidates, seed=cfg.seed, redraws=0)
     cache = _cache_file(cfg, sampling)
     if cache.is_file():
@@ -259,6 +259,16 @@ def canaries(held: list[Labelled]) -> list[Canary]:
     return out
 
 
+def by_moment(found: list[Canary]) -> list[tuple[str, list[Canary], list[str]]]:
+    """The canaries moment by moment: (prompt, its canaries, every distinct line among them),
+    so that each moment's lines are scored together."""
+    groups: dict[str, list[Canary]] = {}
+    for c in found:
+        groups.setdefault(c.prompt, []).append(c)
+    return [(prompt, group, list(dict.fromkeys([*(c.good for c in group), *(c.bad for c in group)])))
+            for prompt, group in groups.items()]
+
+
 def preflight(held: list[Labelled], found: list[Canary], lm, weights, cfg: GuardConfig) -> dict[str, Any]:
     """The labeller's sign: the scorers must rank each faithful line above its broken copies."""
     if len(found) < 10:
@@ -267,13 +277,9 @@ def preflight(held: list[Labelled], found: list[Canary], lm, weights, cfg: Guard
     by_prompt = {h.written.prompt: h.written for h in held}
     scorers, weights = _scorers(weights)
     by_kind: dict[str, list[int]] = {}
-    groups: dict[str, list[Canary]] = {}
-    for c in found:
-        groups.setdefault(c.prompt, []).append(c)
-    for prompt, group in groups.items():
+    for prompt, group, texts in by_moment(found):
         # Every scorer scores each line on its own, so one ranking of a moment's faithful line
         # and all its broken copies orders each pair as ranking the pair alone would.
-        texts = list(dict.fromkeys([*(c.good for c in group), *(c.bad for c in group)]))
         order = {text: k for k, (text, _, _) in enumerate(rank_lines(by_prompt[prompt], texts, lm, scorers, weights))}
         for c in group:
             by_kind.setdefault(c.kind, []).append(int(order[c.good] < order[c.bad]))
@@ -292,17 +298,11 @@ def preflight(held: list[Labelled], found: list[Canary], lm, weights, cfg: Guard
 def canary_agreement(policy, ref, tokenizer, found: list[Canary], max_length: int) -> float:
     """How often the model's implicit reward log π/π_base (DPO's own, as for people's picks)
     puts the faithful line above its broken copy (ties half): 50% for the base itself."""
-    by_prompt: dict[str, list[Canary]] = {}
-    for c in found:
-        by_prompt.setdefault(c.prompt, []).append(c)
     right = 0.0
-    for prompt, group in by_prompt.items():
-        texts = list(dict.fromkeys([*(c.good for c in group), *(c.bad for c in group)]))
+    for prompt, group, texts in by_moment(found):
         rows = line_logprobs(policy, ref, tokenizer, prompt, texts, max_length)
         implicit = {t: (r[0] - r[1]) for t, r in zip(texts, rows)}
-        for c in group:
-            gap = implicit[c.good] - implicit[c.bad]
-            right += 1.0 if gap > 1e-6 else 0.5 if abs(gap) <= 1e-6 else 0.0
+        right += sum(credit(implicit[c.good] - implicit[c.bad]) for c in group)
     return right / len(found) if found else 0.5
 
 
@@ -320,22 +320,11 @@ class SelfTuneResult:
 
 
 def _check(cfg: SelfTuneConfig) -> None:
-    for ok, flag, message in [
+    check_training(cfg, [
         (bool(cfg.states), "STATES", "give at least one game-state file or `ripple record` timeline"),
         (2 <= cfg.candidates <= 64, "--candidates", "must be 2 to 64"),
         (cfg.held_every >= 2, "--held-every", "must be at least 2"),
-        (0 <= cfg.lora_rank <= 256, "--lora-rank", "must be 0 (every weight) to 256"),
-        (cfg.beta > 0, "--beta", "must be above 0"),
-        (cfg.kl_coef >= 0, "--kl-coef", "must not be negative (a negative KL penalty pushes the model away)"),
-        (cfg.learning_rate > 0 and math.isfinite(cfg.learning_rate), "--learning-rate", "must be above 0"),
-        (cfg.max_steps >= 1, "--max-steps", "must be at least 1"),
-        (cfg.batch_size >= 1, "--batch-size", "must be at least 1"),
-        (cfg.eval_every >= 1, "--eval-every", "must be at least 1"),
-        (cfg.guards.kl_bound > 0, "--kl-bound", "must be above 0"),
-        (0 < cfg.guards.min_canaries <= 1, "--min-canaries", "must be in (0, 1]"),
-    ]:
-        if not ok:
-            raise InputError(flag, message)
+    ])
 
 
 def split(labelled: list[Labelled], every: int) -> tuple[list[Labelled], list[Labelled]]:
@@ -350,16 +339,14 @@ def tune_self(cfg: SelfTuneConfig, progress: Progress | None = None) -> SelfTune
 
     progress = progress or (lambda what, done, total: None)
     _check(cfg)
-    _moments(cfg)  # every file is read (and refused) before any model loads
+    files = _moments(cfg)  # every file is read (and refused) before any model loads
     progress(f"loading {cfg.model}", 0, 1)
     lm = models.load(cfg.model)
-    return tune_written(cfg, write_candidates(cfg, lm, progress), lm, progress)
+    return tune_written(cfg, write_candidates(cfg, lm, progress, files), lm, progress)
 
 
 def tune_written(cfg: SelfTuneConfig, written: list[Written], lm, progress: Progress | None = None) -> SelfTuneResult:
     """Label `written`, check the labeller's sign, tune under the guards, save the adapter and its report."""
-    import gc
-
     progress = progress or (lambda what, done, total: None)
     started = time.perf_counter()
     _check(cfg)
@@ -378,8 +365,6 @@ def tune_written(cfg: SelfTuneConfig, written: list[Written], lm, progress: Prog
     if len(pairs) < 2:
         raise InputError("STATES", f"only {len(pairs)} pairs with a label gap of {cfg.min_margin:g} or more; "
                          "give more moments or lower --min-margin")
-    del lm
-    gc.collect()
     pools = [Pool(i, h.written.moment.describe(), h.written.prompt, h.texts) for i, h in enumerate(measured)]
     rewards = [h.labels for h in measured]
 

@@ -153,6 +153,11 @@ def line_logprobs(policy, ref, tokenizer, prompt: str, texts: list[str], max_len
     return out
 
 
+def credit(gap: float) -> float:
+    """A preferred line's share of a win by its implicit-reward lead `gap`: 1, a tie's half, or 0."""
+    return 1.0 if gap > 1e-6 else 0.5 if abs(gap) <= 1e-6 else 0.0
+
+
 @dataclass
 class EvalSet:
     pools: list[Pool]  # held-out moments with every stored candidate
@@ -185,7 +190,7 @@ def measure(policy, ref, tokenizer, ev: EvalSet, max_length: int) -> dict[str, f
             other = implicit.get((v.moment, text))
             if i == v.chosen or pick is None or other is None:
                 continue
-            right += 1.0 if pick > other + 1e-6 else 0.5 if abs(pick - other) <= 1e-6 else 0.0
+            right += credit(pick - other)
             total += 1
     return {"reward": reward_sum / len(ev.pools), "agreement": right / total if total else 0.5,
             "kl": kl_sum / max(tokens, 1)}
@@ -193,23 +198,32 @@ def measure(policy, ref, tokenizer, ev: EvalSet, max_length: int) -> dict[str, f
 
 # ---- the run ----------------------------------------------------------------------------------
 
-def _check(cfg: TuneConfig) -> None:
+def check_training(cfg, more: list[tuple[bool, str, str]] = ()) -> None:
+    """The settings every preference tuning shares (people's or the scorers'), then `more`;
+    InputError naming the first that is wrong."""
     g = cfg.guards
     for ok, flag, message in [
         (cfg.beta > 0, "--beta", "must be above 0"),
         (cfg.kl_coef >= 0, "--kl-coef", "must not be negative (a negative KL penalty pushes the model away)"),
-        (cfg.learning_rate > 0, "--learning-rate", "must be above 0"),
+        (cfg.learning_rate > 0 and math.isfinite(cfg.learning_rate), "--learning-rate", "must be above 0"),
         (cfg.max_steps >= 1, "--max-steps", "must be at least 1"),
         (cfg.batch_size >= 1, "--batch-size", "must be at least 1"),
         (cfg.eval_every >= 1, "--eval-every", "must be at least 1"),
-        (cfg.win_samples >= 1, "--win-samples", "must be at least 1"),
         (0 <= cfg.lora_rank <= 256, "--lora-rank", "must be 0 (every weight) to 256"),
         (g.kl_bound > 0, "--kl-bound", "must be above 0"),
-        (0.5 <= g.min_accuracy < 1, "--min-accuracy", "must be at least 0.5 (chance) and below 1"),
         (0 < g.min_canaries <= 1, "--min-canaries", "must be in (0, 1]"),
+        *more,
     ]:
         if not ok:
             raise InputError(flag, message)
+
+
+def _check(cfg: TuneConfig) -> None:
+    g = cfg.guards
+    check_training(cfg, [
+        (cfg.win_samples >= 1, "--win-samples", "must be at least 1"),
+        (0.5 <= g.min_accuracy < 1, "--min-accuracy", "must be at least 0.5 (chance) and below 1"),
+    ])
     if not cfg.db.is_file():
         raise InputError(str(cfg.db), "no such database (runs are recorded there by `ripple generate` and `narrate`)")
     if not (cfg.reward_model / "reward.json").is_file():
