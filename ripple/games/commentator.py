@@ -169,42 +169,35 @@ class Commentator(threading.Thread):
 
         self.lm, self.cfg, self.seed = lm, cfg, seed
         self.likely = likely if cfg.ahead else None  # the events that could follow a moment (the game's)
-        self.ahead: dict[str, Ahead] = {}  # lines written ahead, by their event's text
-        self.ahead_counts = AheadCounts()
         self._newest: Moment | None = None  # the newest moment offered: what lines are written ahead from
         self._likely: dict[str, Event] = {}  # events likely to come, the newest moment's first, then those seen before
         self.scorers = build_scorers(RankConfig(weights=cfg.weights))
         self.cache = cache_root()
-        self.spoken: list[Spoken] = []
-        self.drops = Drops()
         self.offered = 0
         self.error: BaseException | None = None
         self._queue: deque[Offer] = deque()
         self._lock = threading.Condition()
         self._stopping = False
-        self._busy_until = 0.0  # when the line being spoken ends
-        self._speaking = QUIET  # the intensity of the line being spoken
-        self._pauses: list[float] = []  # where the line being spoken may be broken off (time.monotonic())
-        self._heard_from = 0.0  # when the line being spoken may be broken off at the earliest
-        self._cutting = Cut.WAIT  # how the moment being commented on cuts the line being spoken short (_cut)
-        self._took: list[float] = []  # seconds from taking a moment to its audio being ready
-        self._finished: list[float] = []  # seconds from a line written ahead's last token to its audio being ready
-        self._said: list[str] = []
         self._encoded = None  # the last prompt, whose cache the next one reuses where they agree
         self._made = 0  # lines attempted: each one's sampling seed
+        self.reset()
 
     def reset(self) -> None:
         """Forget every line spoken or written ahead and what they cost, as before a session
         (warm_up speaks one line to load everything, then calls this). The model's cache stays."""
         with self._lock:
-            self.spoken.clear()
-            self._said.clear()
-            self._busy_until, self._speaking, self._cutting, self._pauses, self._heard_from = 0.0, QUIET, Cut.WAIT, [], 0.0
-            self._took.clear()
-            self._finished.clear()
-            self.drops = Drops()
-            self.ahead.clear()
+            self.spoken: list[Spoken] = []
+            self._said: list[str] = []
+            self.ahead: dict[str, Ahead] = {}  # lines written ahead, by their event's text
             self.ahead_counts = AheadCounts()
+            self.drops = Drops()
+            self._busy_until = 0.0  # when the line being spoken ends
+            self._speaking = QUIET  # the intensity of the line being spoken
+            self._pauses: list[float] = []  # where the line being spoken may be broken off (time.monotonic())
+            self._heard_from = 0.0  # when the line being spoken may be broken off at the earliest
+            self._cutting = Cut.WAIT  # how the moment being commented on cuts the line being spoken short (_cut)
+            self._took: list[float] = []  # seconds from taking a moment to its audio being ready
+            self._finished: list[float] = []  # seconds from a line written ahead's last token to its audio being ready
 
     # ---- the game loop's side: never blocks ----------------------------------------------
     def offer(self, moment: Moment, shown: float) -> None:
