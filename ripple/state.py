@@ -33,6 +33,7 @@ MAX_YAML_ALIASES = 1000  # a file of mostly references is a bomb (9^9 lists from
 MAX_NESTING = 100  # mappings and lists inside each other; a moment needs four
 MAX_NAME_CHARS = 200  # a game's name
 MAX_TEXT_CHARS = 5_000  # a scene, an event, a fact: a paragraph, not a book
+MAX_TIME_S = 100 * 3600  # a time in a recording, a caption or a transcript: none runs 100 hours
 MAX_MOMENTS = 20_000  # a day of play at a moment every 5 s (RIPPLE_MAX_MOMENTS raises it)
 MAX_VALUES = 2_000_000  # values in a document once aliases are followed; 32 MiB of moments holds fewer
 

@@ -6,6 +6,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from ripple.state import MAX_TIME_S
+
 
 class ReadError(Exception):
     """A transcript file that cannot be read; the message is the reason, for the report."""
@@ -20,7 +22,6 @@ class Cue:
 
 # ASCII digits only; one-digit fields too ('00:0.120', as yt-dlp writes and browsers accept)
 CLOCK = re.compile(r"(?:([0-9]{1,3}):)?([0-9]{1,2}):([0-9]{1,2})[.,]([0-9]{1,3})")
-MAX_SECONDS = 100 * 3600  # no recording runs 100 hours
 
 
 def parse_timestamp(text: str) -> float:
@@ -41,8 +42,8 @@ def seconds(value, scale: float = 1.0, what: str = "time") -> float:
         out = float(value) / scale
     except (TypeError, ValueError, OverflowError):
         raise ReadError(f"bad {what} {str(value)[:40]!r}: not a number") from None
-    if not math.isfinite(out) or not 0 <= out <= MAX_SECONDS:
-        raise ReadError(f"bad {what} {str(value)[:40]!r}: must be 0 to {MAX_SECONDS} seconds")
+    if not math.isfinite(out) or not 0 <= out <= MAX_TIME_S:
+        raise ReadError(f"bad {what} {str(value)[:40]!r}: must be 0 to {MAX_TIME_S} seconds")
     return out
 
 

@@ -20,10 +20,8 @@ from typing import Any
 import yaml
 
 from ripple.errors import InputError
-from ripple.state import MAX_TEXT_CHARS, _check_depth, _read_text, _yaml_node_line, jsonl_lines, \
+from ripple.state import MAX_TEXT_CHARS, MAX_TIME_S, _check_depth, _read_text, _yaml_node_line, jsonl_lines, \
     max_moments, parse_clock
-
-MAX_SECONDS = 100 * 3600  # no video runs 100 hours
 
 SUFFIXES = (".csv", ".json", ".jsonl", ".srt")
 TEXT_COLUMNS = ("caption", "text", "description", "event")
@@ -53,8 +51,8 @@ def _time(value: Any, where: str) -> float:
         raise InputError(where, f"time: must be a finite number of seconds, got {shown}")
     if seconds < 0:
         raise InputError(where, f"time: must not be negative, got {shown}")
-    if seconds > MAX_SECONDS:
-        raise InputError(where, f"time: at most {MAX_SECONDS} seconds (100 hours), got {shown}")
+    if seconds > MAX_TIME_S:
+        raise InputError(where, f"time: at most {MAX_TIME_S} seconds (100 hours), got {shown}")
     return seconds
 
 
