@@ -39,6 +39,12 @@ def tune_chart(history: list[dict[str, float]], kl_bound: float, path: Path,
     return save(fig, path, dpi=110)
 
 
+def _history_table(history: list[dict[str, float]]) -> list[str]:
+    """Every check of a tuning run, one row each."""
+    return ["| step | reward | agreement | KL (nats/token) |", "|---|---|---|---|",
+            *(f"| {h['step']} | {h['reward']:.3f} | {h['agreement']:.1%} | {h['kl']:.4f} |" for h in history)]
+
+
 def tune_report(cfg, checked: dict[str, Any], history: list[dict[str, float]], pairs: int,
                 metrics: dict[str, Any], stopped: str | None) -> str:
     held = checked["held_out"]
@@ -91,9 +97,7 @@ def tune_report(cfg, checked: dict[str, Any], history: list[dict[str, float]], p
         ]
     if history:
         lines += ["![reward, agreement and KL over the steps](tune.png)", "", "## Every check", "",
-                  "| step | reward | agreement | KL (nats/token) |", "|---|---|---|---|"]
-        lines += [f"| {h['step']} | {h['reward']:.3f} | {h['agreement']:.1%} | {h['kl']:.4f} |" for h in history]
-        lines.append("")
+                  *_history_table(history), ""]
     return "\n".join(lines)
 
 
@@ -141,10 +145,8 @@ def self_tune_report(cfg, checked: dict[str, Any], history: list[dict[str, float
             "",
             "![reward, agreement and KL over the steps](tune.png)",
             "",
-            "| step | reward | agreement | KL (nats/token) |",
-            "|---|---|---|---|",
+            *_history_table(history),
         ]
-        lines += [f"| {h['step']} | {h['reward']:.3f} | {h['agreement']:.1%} | {h['kl']:.4f} |" for h in history]
         lines.append("")
     lines += ["Whether it writes better lines is `bench/quality.py --model` on moments it never saw.", ""]
     return "\n".join(lines)
