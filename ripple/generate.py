@@ -11,19 +11,19 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from ripple import __version__
-from ripple.config import GenerateConfig
+from ripple.config import DEFAULT_WEIGHTS, GenerateConfig, RankConfig, SamplingConfig, check_fields, from_options
 from ripple.lm.constraints import Guard
-from ripple.errors import InputError
+from ripple.errors import FieldError, InputError
 from ripple.lm.sampling import Candidate, encode_prompt, reported_logprobs, sample
 from ripple.lm.prompting import find_template, render, to_prompt
-from ripple.rank import RankContext, Ranked, build_scorers, rank
+from ripple.rank import RankContext, Ranked, build_scorers, parse_weights, rank
 from ripple.state import Moment, load_moments
 
 FACTLESS_TEMPLATES = ("play-by-play", "hype")  # built-in templates whose prompts leave the moment's facts out
@@ -127,44 +127,53 @@ class CommentaryRun:
         }
 
 
-def check_run_folder(out_dir: Path, run_id: str | None, flag: str = "--run-id") -> None:
+def generate_config(values: Mapping[str, Any], state_file: Path,
+                    weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> GenerateConfig:
+    """The config of the settings in `values` by their names (a command's options, a ripple.toml
+    table); a setting missing or None keeps its default. `weight` items go over `weights`."""
+    reward = values.get("reward_model")
+    rank_cfg = from_options(RankConfig, values, weights=parse_weights(values.get("weight") or [], dict(weights)),
+                            reward_model=str(reward) if reward else None)
+    return from_options(GenerateConfig, values, state_file=Path(state_file),
+                        sampling=from_options(SamplingConfig, values), rank=rank_cfg)
+
+
+def check_run_folder(out_dir: Path, run_id: str | None) -> None:
     """A run's folder name is one plain name inside `out_dir` (no '/', '..' or hidden
     folder), and no run has it yet; `out_dir` is a folder or not there yet."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(str(out_dir), "--out is a file; it must be a folder (or not exist yet)")
+        raise FieldError("out_dir", f"{out_dir} is a file; it must be a folder (or not exist yet)", option="out")
     if run_id is None:
         return
     if not RUN_ID.fullmatch(run_id):
-        raise InputError(flag, f"'{run_id[:60]}': a run id is one folder name (letters, digits, '.', '_' and '-', "
-                         "at most 100, not starting with '.'), so the run stays inside --out")
+        raise FieldError("run_id", f"'{run_id[:60]}': a run id is one folder name (letters, digits, '.', '_' and "
+                         "'-', at most 100, not starting with '.'), so the run stays inside its output folder")
     if (out_dir / run_id).exists():
-        raise InputError(str(out_dir / run_id), "a run with this id exists already; choose another --run-id")
+        raise InputError(str(out_dir / run_id), "a run with this id exists already; choose another run id")
 
 
 def check_config(cfg: GenerateConfig) -> None:
-    """Flag mistakes before any model loads."""
+    """Settings out of range, refused before any model loads."""
     s = cfg.sampling
     checks = [
-        (s.candidates >= 1, "--candidates", "must be at least 1"),
-        (s.candidates <= MAX_CANDIDATES, "--candidates", f"must be at most {MAX_CANDIDATES}"),
-        (s.temperature > 0, "--temperature", "must be above 0"),
-        (0 < s.top_p <= 1, "--top-p", "must be in (0, 1]"),
-        (s.top_k >= 0, "--top-k", "must be 0 (no limit) or more"),
-        (s.repetition_penalty > 0, "--repetition-penalty", "must be above 0"),
-        (s.max_new_tokens >= 1, "--max-new-tokens", "must be at least 1"),
-        (s.max_new_tokens <= MAX_NEW_TOKENS, "--max-new-tokens", f"must be at most {MAX_NEW_TOKENS}"),
-        (0 <= s.redraws <= MAX_REDRAWS, "--redraws", f"must be 0 to {MAX_REDRAWS}"),
+        (s.candidates >= 1, "sampling.candidates", "must be at least 1"),
+        (s.candidates <= MAX_CANDIDATES, "sampling.candidates", f"must be at most {MAX_CANDIDATES}"),
+        (s.temperature > 0, "sampling.temperature", "must be above 0"),
+        (0 < s.top_p <= 1, "sampling.top_p", "must be in (0, 1]"),
+        (s.top_k >= 0, "sampling.top_k", "must be 0 (no limit) or more"),
+        (s.repetition_penalty > 0, "sampling.repetition_penalty", "must be above 0"),
+        (s.max_new_tokens >= 1, "sampling.max_new_tokens", "must be at least 1"),
+        (s.max_new_tokens <= MAX_NEW_TOKENS, "sampling.max_new_tokens", f"must be at most {MAX_NEW_TOKENS}"),
+        (0 <= s.redraws <= MAX_REDRAWS, "sampling.redraws", f"must be 0 to {MAX_REDRAWS}"),
     ]
     from ripple.lm.models import BACKENDS, PRECISIONS
 
     checks += [
-        (cfg.precision in PRECISIONS, "--precision", f"must be one of {', '.join(PRECISIONS)}"),
-        (cfg.backend in BACKENDS, "--backend", f"must be one of {', '.join(BACKENDS)}"),
+        (cfg.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}"),
+        (cfg.backend in BACKENDS, "backend", f"must be one of {', '.join(BACKENDS)}"),
     ]
-    for ok, flag, message in checks:
-        if not ok:
-            raise InputError(flag, message)
+    check_fields(cfg, checks)
     check_run_folder(cfg.out_dir, cfg.run_id)
 
 

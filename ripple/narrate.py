@@ -14,14 +14,15 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ripple.atomic import atomic_dir, temp_prefix
-from ripple.generate import CommentaryRun, MomentResult, Progress, Writer, check_config, prepare
-from ripple.config import GenerateConfig
-from ripple.errors import InputError
+from ripple.generate import CommentaryRun, MomentResult, Progress, Writer, check_config, generate_config, prepare
+from ripple.config import GenerateConfig, check_fields, from_options
+from ripple.errors import FieldError, InputError
 from ripple.schedule import Dropped, Line, Option, ScheduleConfig, schedule
 from ripple.state import Moment, load_moments
 from ripple.video.frames import FramesConfig, Keyframe
@@ -89,26 +90,33 @@ class Narration:
         return data
 
 
+def narrate_config(values: Mapping[str, Any]) -> NarrateConfig:
+    """The config of narrate's settings by their names (its options, a ripple.toml table); a
+    setting missing or None keeps its default."""
+    video = Path(values["video"])
+    return from_options(NarrateConfig, values, video=video, generate=generate_config(values, video),
+                        frames=from_options(FramesConfig, values), voice=from_options(VoiceConfig, values),
+                        schedule=from_options(ScheduleConfig, values), render=from_options(RenderConfig, values))
+
+
 def check_settings(cfg: NarrateConfig) -> None:
     """Everything that can be refused before a model loads or a frame is read."""
     check_config(cfg.generate)
     f = cfg.frames
-    for ok, flag, message in [
-        (f.sample_every_s > 0, "--every", "must be above 0 seconds"),
-        (0 < f.cut_threshold <= 1, "--cut-threshold", "must be in (0, 1]"),
-        (0 <= cfg.render.duck <= 1, "--duck", "must be between 0 (silence the game) and 1 (no ducking)"),
-        (cfg.schedule.min_gap_s >= 0, "--min-gap", "must not be negative"),
-        (cfg.voice.rate > 0, "--rate", "must be above 0"),
-        (cfg.voice.pitch > 0, "--pitch", "must be above 0"),
-        (cfg.ocr in ("auto", "on", "off"), "--ocr", "must be auto, on or off"),
-        (cfg.render.renderer in ("auto", "fast", "moviepy"), "--renderer", "must be auto, fast or moviepy"),
-        (not (cfg.render.renderer == "fast" and cfg.render.burn_subtitles), "--renderer fast",
-         "cannot burn subtitles in (it copies the picture); use moviepy or auto"),
-    ]:
-        if not ok:
-            raise InputError(flag, message)
+    check_fields(cfg, [
+        (f.sample_every_s > 0, "frames.sample_every_s", "must be above 0 seconds"),
+        (0 < f.cut_threshold <= 1, "frames.cut_threshold", "must be in (0, 1]"),
+        (0 <= cfg.render.duck <= 1, "render.duck", "must be between 0 (silence the game) and 1 (no ducking)"),
+        (cfg.schedule.min_gap_s >= 0, "schedule.min_gap_s", "must not be negative"),
+        (cfg.voice.rate > 0, "voice.rate", "must be above 0"),
+        (cfg.voice.pitch > 0, "voice.pitch", "must be above 0"),
+        (cfg.ocr in ("auto", "on", "off"), "ocr", "must be auto, on or off"),
+        (cfg.render.renderer in ("auto", "fast", "moviepy"), "render.renderer", "must be auto, fast or moviepy"),
+        (not (cfg.render.renderer == "fast" and cfg.render.burn_subtitles), "render.renderer",
+         "fast cannot burn subtitles in (it copies the picture); use moviepy or auto"),
+    ])
     if cfg.output is not None and cfg.output.suffix.lower() != ".mp4":
-        raise InputError(str(cfg.output), "--output must name an .mp4 file")
+        raise FieldError("output", f"{cfg.output} must name an .mp4 file")
     for target in _published(cfg.output) if cfg.output is not None else []:
         if target.is_dir():
             raise InputError(str(target), "is a folder; --output names the .mp4 to write (with .srt/.vtt beside it)")

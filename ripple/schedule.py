@@ -21,15 +21,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ripple import config
+
 WORDS_PER_SECOND = 2.75  # an average commentator, and espeak-ng's default rate
 LOOK_AHEAD = 8  # options looked at for `ahead`'s guess: a long video's full timeline is not searched
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    min_gap_s: float = 0.4  # quiet between two lines
+    min_gap_s: float = config.option(0.4, name="min_gap")  # quiet between two lines
     lead_s: float = 0.2  # a line starts this long after its moment: the viewer sees it first
-    max_delay_s: float = 2.0  # how late a line may start and still be about its moment
+    max_delay_s: float = config.option(2.0, name="max_delay")  # how late a line may start and still be about its moment
     alternatives: int = 3  # ranked candidates tried per moment before it is dropped
     shortest_s: float = 1.2  # no line is shorter: a moment with less room is not written (with `write`)
 

@@ -84,7 +84,7 @@ def test_reward_scorer_ranks_with_people_s_taste(world):
     ranked = rank(texts, RankContext(moment=moment, prompt=""), scorers, weights)
     assert ranked[0].text == texts[1] and ranked[-1].text == ""
     assert "people's taste" in ranked[0].scores["reward"].reason and 0 <= ranked[0].scores["reward"].value <= 1
-    with pytest.raises(InputError, match="--reward-model: .*no reward model here"):
+    with pytest.raises(InputError, match="reward_model: .*no reward model here"):
         build_scorers(RankConfig(weights=weights, reward_model=str(world["out"] / "nowhere")))
 
 

@@ -285,7 +285,7 @@ def test_ripple_curate_prints_a_url_that_works(tmp_path):
         data = json.loads(call(url.split("/?")[0] + "/api/next", headers={TOKEN_HEADER: token})[1])
         assert data["progress"]["moments"] == 3
         busy = int(url.split("/?")[0].rsplit(":", 1)[1])
-        with pytest.raises(InputError, match=f"^--port: cannot listen on 127.0.0.1:{busy}"):
+        with pytest.raises(InputError, match=f"^port: cannot listen on 127.0.0.1:{busy}"):
             bind("127.0.0.1", busy)  # what `ripple curate --port` in use says, before anything else
     finally:
         proc.terminate()

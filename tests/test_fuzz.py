@@ -204,7 +204,7 @@ def _transcript(case) -> None:
 
 
 def _toml(data) -> None:
-    from ripple.settings import load_settings
+    from ripple.cli import load_settings
 
     try:
         with written(data, ".toml") as path:

@@ -133,7 +133,7 @@ def test_redraws_are_bounded_before_any_model_loads(tmp_path):
     from ripple.config import GenerateConfig, SamplingConfig
     from ripple.errors import InputError
 
-    with pytest.raises(InputError, match="--redraws"):
+    with pytest.raises(InputError, match="sampling.redraws"):
         check_config(GenerateConfig(state_file=tmp_path / "x.yaml", sampling=SamplingConfig(redraws=99)))
 
 
@@ -154,7 +154,7 @@ def test_a_run_id_must_be_one_folder_name(tmp_path, run_id):
     from ripple.config import GenerateConfig
     from ripple.errors import InputError
 
-    with pytest.raises(InputError, match="--run-id"):
+    with pytest.raises(InputError, match="run_id"):
         check_config(GenerateConfig(state_file=tmp_path / "x.yaml", out_dir=tmp_path, run_id=run_id))
 
 
@@ -169,7 +169,7 @@ def test_a_weight_must_be_finite():
 
 
 @pytest.mark.parametrize("field, value, flag", [
-    ("candidates", 100_000_000, "--candidates"), ("max_new_tokens", 10**20, "--max-new-tokens")])
+    ("candidates", 100_000_000, "sampling.candidates"), ("max_new_tokens", 10**20, "sampling.max_new_tokens")])
 def test_runaway_sizes_are_refused_before_any_model_loads(tmp_path, field, value, flag):
     from dataclasses import replace
 
@@ -188,5 +188,5 @@ def test_an_out_that_is_a_file_is_refused(tmp_path):
     from ripple.errors import InputError
 
     (tmp_path / "file").write_text("x")
-    with pytest.raises(InputError, match="--out is a file"):
+    with pytest.raises(InputError, match="out_dir: .* is a file"):
         check_config(GenerateConfig(state_file=tmp_path / "x.yaml", out_dir=tmp_path / "file"))

@@ -169,7 +169,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_the_next_ingest_keeps(tmp_path
     ("x = " + "[" * 5000 + "]" * 5000 + "\n", "invalid TOML"),
 ])
 def test_settings_out_of_range_are_refused_naming_the_line(tmp_path, body, message):
-    from ripple.settings import load_settings
+    from ripple.cli import load_settings
 
     path = tmp_path / "ripple.toml"
     path.write_text(body)
@@ -179,11 +179,11 @@ def test_settings_out_of_range_are_refused_naming_the_line(tmp_path, body, messa
 
 
 def test_settings_written_by_notepad_with_a_bom_are_read(tmp_path):
-    from ripple.settings import load_settings
+    from ripple.cli import load_settings
 
     path = tmp_path / "ripple.toml"
     path.write_bytes("\ufeff[generate]\ncandidates = 4\n".encode())
-    assert load_settings(path).generate.candidates == 4
+    assert load_settings(path)["generate"]["candidates"] == 4
 
 
 # ---- narrate's own captions ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ripple.atomic import save_replacing
-from ripple.config import DEFAULT_MODEL
+from ripple.config import DEFAULT_MODEL, check_fields
 from ripple.curate.guards import Accuracy, accuracy, canary_check
 from ripple.curate.sets import Judged
 from ripple.errors import InputError, ModelError
@@ -207,15 +207,13 @@ def load_verdicts(db: Path) -> list[Judged]:
 
 
 def _check(cfg: RewardConfig) -> None:
-    for ok, flag, message in [
-        (0 < cfg.held_out < 1, "--held-out", "must be between 0 and 1"),
-        (cfg.epochs >= 1, "--epochs", "must be at least 1"),
-        (cfg.batch_size >= 1, "--batch-size", "must be at least 1"),
-        (cfg.learning_rate > 0, "--learning-rate", "must be above 0"),
-        (cfg.max_tokens >= 8, "--max-tokens", "must be at least 8"),
-    ]:
-        if not ok:
-            raise InputError(flag, message)
+    check_fields(cfg, [
+        (0 < cfg.held_out < 1, "held_out", "must be between 0 and 1"),
+        (cfg.epochs >= 1, "epochs", "must be at least 1"),
+        (cfg.batch_size >= 1, "batch_size", "must be at least 1"),
+        (cfg.learning_rate > 0, "learning_rate", "must be above 0"),
+        (cfg.max_tokens >= 8, "max_tokens", "must be at least 8"),
+    ])
 
 
 def train_reward(cfg: RewardConfig, progress: Callable[[str, int, int], None] | None = None) -> RewardReport:

@@ -321,9 +321,9 @@ class SelfTuneResult:
 
 def _check(cfg: SelfTuneConfig) -> None:
     check_training(cfg, [
-        (bool(cfg.states), "STATES", "give at least one game-state file or `ripple record` timeline"),
-        (2 <= cfg.candidates <= 64, "--candidates", "must be 2 to 64"),
-        (cfg.held_every >= 2, "--held-every", "must be at least 2"),
+        (bool(cfg.states), "states", "give at least one game-state file or `ripple record` timeline"),
+        (2 <= cfg.candidates <= 64, "candidates", "must be 2 to 64"),
+        (cfg.held_every >= 2, "held_every", "must be at least 2"),
     ])
 
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ripple.config import DEFAULT_MODEL
+from ripple.config import DEFAULT_MODEL, check_fields
 from ripple.curate.guards import GuardConfig, SignError, Watch, preflight
 from ripple.curate.sets import Judged, Pool
 from ripple.errors import InputError
@@ -200,29 +200,27 @@ def measure(policy, ref, tokenizer, ev: EvalSet, max_length: int) -> dict[str, f
 
 def check_training(cfg, more: list[tuple[bool, str, str]] = ()) -> None:
     """The settings every preference tuning shares (people's or the scorers'), then `more`;
-    InputError naming the first that is wrong."""
+    a FieldError naming the first that is wrong."""
     g = cfg.guards
-    for ok, flag, message in [
-        (cfg.beta > 0, "--beta", "must be above 0"),
-        (cfg.kl_coef >= 0, "--kl-coef", "must not be negative (a negative KL penalty pushes the model away)"),
-        (cfg.learning_rate > 0 and math.isfinite(cfg.learning_rate), "--learning-rate", "must be above 0"),
-        (cfg.max_steps >= 1, "--max-steps", "must be at least 1"),
-        (cfg.batch_size >= 1, "--batch-size", "must be at least 1"),
-        (cfg.eval_every >= 1, "--eval-every", "must be at least 1"),
-        (0 <= cfg.lora_rank <= 256, "--lora-rank", "must be 0 (every weight) to 256"),
-        (g.kl_bound > 0, "--kl-bound", "must be above 0"),
-        (0 < g.min_canaries <= 1, "--min-canaries", "must be in (0, 1]"),
+    check_fields(cfg, [
+        (cfg.beta > 0, "beta", "must be above 0"),
+        (cfg.kl_coef >= 0, "kl_coef", "must not be negative (a negative KL penalty pushes the model away)"),
+        (cfg.learning_rate > 0 and math.isfinite(cfg.learning_rate), "learning_rate", "must be above 0"),
+        (cfg.max_steps >= 1, "max_steps", "must be at least 1"),
+        (cfg.batch_size >= 1, "batch_size", "must be at least 1"),
+        (cfg.eval_every >= 1, "eval_every", "must be at least 1"),
+        (0 <= cfg.lora_rank <= 256, "lora_rank", "must be 0 (every weight) to 256"),
+        (g.kl_bound > 0, "guards.kl_bound", "must be above 0"),
+        (0 < g.min_canaries <= 1, "guards.min_canaries", "must be in (0, 1]"),
         *more,
-    ]:
-        if not ok:
-            raise InputError(flag, message)
+    ])
 
 
 def _check(cfg: TuneConfig) -> None:
     g = cfg.guards
     check_training(cfg, [
-        (cfg.win_samples >= 1, "--win-samples", "must be at least 1"),
-        (0.5 <= g.min_accuracy < 1, "--min-accuracy", "must be at least 0.5 (chance) and below 1"),
+        (cfg.win_samples >= 1, "win_samples", "must be at least 1"),
+        (0.5 <= g.min_accuracy < 1, "guards.min_accuracy", "must be at least 0.5 (chance) and below 1"),
     ])
     if not cfg.db.is_file():
         raise InputError(str(cfg.db), "no such database (runs are recorded there by `ripple generate` and `narrate`)")

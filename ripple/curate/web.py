@@ -23,7 +23,8 @@ from typing import Any
 
 from ripple.store import DB_NAME, connect, record_missing
 from ripple.curate.sets import CHOICES_MAX, MEDIA_KINDS, add_comparison, agreement, media_path, next_set, progress
-from ripple.errors import InputError
+from ripple.config import check_fields
+from ripple.errors import FieldError, InputError
 
 PAGE = Path(__file__).with_name("page.html")
 TOKEN_HEADER = "X-Ripple-Token"
@@ -59,10 +60,10 @@ class CurateConfig:
 
 
 def _check(cfg: CurateConfig) -> None:
-    if not 2 <= cfg.choices <= CHOICES_MAX:
-        raise InputError("--choices", f"must be 2 to {CHOICES_MAX}")
-    if not 0 <= cfg.port <= 65535:
-        raise InputError("--port", "must be 0 (any free port) to 65535")
+    check_fields(cfg, [
+        (2 <= cfg.choices <= CHOICES_MAX, "choices", f"must be 2 to {CHOICES_MAX}"),
+        (0 <= cfg.port <= 65535, "port", "must be 0 (any free port) to 65535"),
+    ])
 
 
 def make_app(db: Path, token: str, who: str = "", choices: int = CHOICES_MAX, seed: int = 0,
@@ -169,8 +170,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        flag = "--port" if exc.errno == errno.EADDRINUSE else "--host"
-        raise InputError(flag, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        setting = "port" if exc.errno == errno.EADDRINUSE else "host"
+        raise FieldError(setting, f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(64)
     return sock
 

@@ -50,7 +50,7 @@ from enum import Enum
 from pathlib import Path
 from statistics import median
 
-from ripple.config import DEFAULT_MODEL, RankConfig, SamplingConfig
+from ripple.config import DEFAULT_MODEL, RankConfig, SamplingConfig, option
 from ripple.games.events import INTENSITY, intensity
 from ripple.state import Event, Moment
 from ripple.voice import VoiceConfig, clip_seconds, pauses
@@ -82,9 +82,9 @@ class CommentatorConfig:
     backend: str = "ctranslate2"  # or transformers: several times slower per token on a CPU
     template: str = "auto"  # play-by-play, colour, hype, auto, or a template file
     sampling: SamplingConfig = LIVE_SAMPLING
-    weights: dict[str, float] = field(default_factory=lambda: dict(LIVE_WEIGHTS))
+    weights: dict[str, float] = option(name="weight", factory=lambda: dict(LIVE_WEIGHTS))
     voice: VoiceConfig = field(default_factory=VoiceConfig)
-    stale_after_s: float = STALE_AFTER_S
+    stale_after_s: float = option(STALE_AFTER_S, name="stale_after")
     queue_size: int = QUEUE_SIZE
     stream: bool = True  # voice a line's first clause while the rest is written
     ahead: bool = True  # write lines for likely events before they happen (where the game says what is likely)

@@ -15,13 +15,15 @@ ducked under them). There is no sound card here, so lines are written, not playe
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ripple.atomic import atomic_dir
-from ripple.errors import InputError
-from ripple.games.commentator import HEARD_WITHIN_S, Commentator, CommentatorConfig, Spoken, warm_up
+from ripple.config import check_fields
+from ripple.games.commentator import (HEARD_WITHIN_S, LIVE_SAMPLING, LIVE_WEIGHTS, Commentator, CommentatorConfig,
+                                      Spoken, warm_up)
 from ripple.games.process import play_elsewhere
 from ripple.games.record import Played, Progress, RecordConfig, check, summary
 from ripple.state import Moment
@@ -86,6 +88,20 @@ def latency_of(spoken: list[Spoken]) -> Latency:
                    round(max(delays), 3), sum(s.ahead_s is not None for s in eventful))
 
 
+def live_config(values: Mapping[str, Any], game: str) -> LiveConfig:
+    """The config of a live session's settings by their names (`ripple live`'s options, a
+    ripple.toml table); a setting missing or None keeps its live default."""
+    from ripple.config import from_options
+    from ripple.rank import parse_weights
+    from ripple.voice import VoiceConfig
+
+    commentator = from_options(CommentatorConfig, values, sampling=from_options(LIVE_SAMPLING, values),
+                               weights=parse_weights(values.get("weight") or [], LIVE_WEIGHTS),
+                               voice=from_options(VoiceConfig, values))
+    return from_options(LiveConfig, values, record=from_options(RecordConfig, values, game=game),
+                        commentator=commentator)
+
+
 def check_live(cfg: LiveConfig):
     """Everything that can be refused before a model loads or an engine starts; returns the game's module."""
     from ripple.generate import check_config
@@ -96,12 +112,11 @@ def check_live(cfg: LiveConfig):
     check_config(GenerateConfig(state_file=Path("live"), model=c.model, precision=c.precision, backend=c.backend,
                                 template=c.template,
                                 sampling=c.sampling, rank=RankConfig(weights=c.weights)))
-    if not c.stale_after_s > 0:
-        raise InputError("--stale-after", "must be above 0 seconds")
-    if c.queue_size < 1:
-        raise InputError("--queue-size", "must be at least 1")
-    if cfg.threads < 0:
-        raise InputError("--threads", "must be 0 (torch's choice) or more")
+    check_fields(cfg, [
+        (c.stale_after_s > 0, "commentator.stale_after_s", "must be above 0 seconds"),
+        (c.queue_size >= 1, "commentator.queue_size", "must be at least 1"),
+        (cfg.threads >= 0, "threads", "must be 0 (torch's choice) or more"),
+    ])
     module = check(cfg.record)
     choose_backend(c.voice)  # no voice: say so before anything loads
     return module

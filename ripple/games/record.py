@@ -18,8 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ripple.config import invalid, option
 from ripple.atomic import atomic_dir
-from ripple.errors import InputError
+from ripple.errors import FieldError
 from ripple.games import recorder
 from ripple.games.encode import SoundWriter, VideoWriter, mux
 from ripple.games.events import EventDetector
@@ -41,8 +42,8 @@ class RecordConfig:
     scenario: str  # a Doom scenario, or an Atari game
     seconds: float = 30.0  # of play
     seed: int = 0  # the engine's and the agent's: the same seed plays the same game
-    heartbeat_s: float = HEARTBEAT_S  # a quiet moment at least this often
-    out_dir: Path = Path("outputs")  # runs are written to out_dir/<run-id>/
+    heartbeat_s: float = option(HEARTBEAT_S, name="heartbeat")  # a quiet moment at least this often
+    out_dir: Path = option(Path("outputs"), name="out")  # runs are written to out_dir/<run-id>/
     run_id: str | None = None  # None: the time, the game and the scenario
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,20 +87,20 @@ class Recording:
 MAX_SEED = 2**32 - 1  # ViZDoom's and ALE's seeds are unsigned 32-bit
 
 
-def check_seconds(seconds: float, flag: str = "--seconds") -> None:
+def check_seconds(seconds: float) -> None:
     if not math.isfinite(seconds) or seconds <= 0:
-        raise InputError(flag, f"must be above 0 seconds (got {seconds:g})")
+        raise FieldError("seconds", f"must be above 0 seconds (got {seconds:g})")
     if seconds > MAX_SECONDS:
-        raise InputError(flag, f"must be at most {MAX_SECONDS:g} seconds (got {seconds:g})")
+        raise FieldError("seconds", f"must be at most {MAX_SECONDS:g} seconds (got {seconds:g})")
 
 
 def check(cfg: RecordConfig):
     """Everything that can be refused before an engine starts; returns the game's module."""
     check_seconds(cfg.seconds)
     if not 0 <= cfg.seed <= MAX_SEED:
-        raise InputError("--seed", f"must be 0 to {MAX_SEED} (the engines take an unsigned 32-bit seed; got {cfg.seed})")
+        raise invalid(cfg, "seed", f"must be 0 to {MAX_SEED} (the engines take an unsigned 32-bit seed; got {cfg.seed})")
     if not cfg.heartbeat_s > 0:
-        raise InputError("--heartbeat", "must be above 0 seconds")
+        raise invalid(cfg, "heartbeat_s", "must be above 0 seconds")
     from ripple.generate import check_run_folder
 
     check_run_folder(cfg.out_dir, cfg.run_id)

@@ -351,9 +351,9 @@ def load(name: str = DEFAULT_MODEL, precision: str = "fp32", backend: str = "tra
     converted once and decoded several times faster on a CPU; no torch model is built.
     """
     if precision not in PRECISIONS:
-        raise ModelError(f"--precision: '{precision}' is not one of {', '.join(PRECISIONS)}")
+        raise ModelError(f"precision: '{precision}' is not one of {', '.join(PRECISIONS)}")
     if backend not in BACKENDS:
-        raise ModelError(f"--backend: '{backend}' is not one of {', '.join(BACKENDS)}")
+        raise ModelError(f"backend: '{backend}' is not one of {', '.join(BACKENDS)}")
     if backend == "ctranslate2":
         return _load_ctranslate2(name, precision)
     lm = load_plain(name)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ripple.config import RankConfig
-from ripple.errors import InputError
+from ripple.errors import FieldError
 from ripple.rank.base import RankContext, Score, Scorer
 from ripple.rank.coherence import Coherence
 from ripple.rank.faithful import Faithfulness
@@ -52,17 +52,18 @@ def parse_weights(items: list[str], base: dict[str, float]) -> dict[str, float]:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or name not in SCORERS:
-            raise InputError("--weight", f"'{item}': expected NAME=NUMBER with NAME one of {', '.join(SCORERS)}")
+            raise FieldError("weights", f"'{item}': expected NAME=NUMBER with NAME one of {', '.join(SCORERS)}",
+                             option="weight")
         try:
             weights[name] = float(value)
         except ValueError:
-            raise InputError("--weight", f"'{item}': '{value}' is not a number") from None
+            raise FieldError("weights", f"'{item}': '{value}' is not a number", option="weight") from None
         if not math.isfinite(weights[name]):
-            raise InputError("--weight", f"'{item}': a weight must be a finite number")
+            raise FieldError("weights", f"'{item}': a weight must be a finite number", option="weight")
         if weights[name] < 0:
-            raise InputError("--weight", f"'{item}': weights cannot be negative")
+            raise FieldError("weights", f"'{item}': weights cannot be negative", option="weight")
     if not any(weights.values()):
-        raise InputError("--weight", "every weight is 0; at least one scorer must count")
+        raise FieldError("weights", "every weight is 0; at least one scorer must count", option="weight")
     return weights
 
 

@@ -12,7 +12,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from ripple.errors import InputError
+from ripple.errors import FieldError
 from ripple.rank.base import RankContext, Score
 
 DEFAULT_REWARD_MODEL = Path("outputs/models/reward")  # where `ripple reward train` writes by default
@@ -31,7 +31,7 @@ class Reward:
     def __init__(self, folder: str | Path | None = None):
         self.folder = Path(folder) if folder else DEFAULT_REWARD_MODEL
         if not (self.folder / "reward.json").is_file():
-            raise InputError("--reward-model", f"{self.folder}: no reward model here; train one with "
+            raise FieldError("reward_model", f"{self.folder}: no reward model here; train one with "
                              "`ripple reward train` or name its folder")
 
     def score(self, ctx: RankContext, texts: list[str]) -> list[Score]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ripple.atomic import atomic_write_text
-from ripple.errors import InputError, ModelError
+from ripple.errors import FieldError, InputError, ModelError
 from ripple.speech.audio import SAMPLE_RATE, AudioError, load_audio
 from ripple.speech.ct2 import ct2_folder, openai_checkpoint
 
@@ -154,7 +154,7 @@ def load_backend(cfg: TranscribeConfig) -> Callable:
     from ripple.lm.models import cache_root
 
     if cfg.backend not in BACKENDS:
-        raise InputError("--backend", f"'{cfg.backend}' is not one of {', '.join(BACKENDS)}")
+        raise FieldError("backend", f"'{cfg.backend}' is not one of {', '.join(BACKENDS)}")
     try:
         return BACKENDS[cfg.backend](cfg, cache_root())
     except ImportError as exc:
@@ -167,7 +167,7 @@ def transcribe(cfg: TranscribeConfig, run: Callable | None = None) -> Transcribe
     from ripple.ingest import game_from_title
 
     if cfg.backend not in BACKENDS:
-        raise InputError("--backend", f"'{cfg.backend}' is not one of {', '.join(BACKENDS)}")
+        raise FieldError("backend", f"'{cfg.backend}' is not one of {', '.join(BACKENDS)}")
     report = TranscribeReport()
     decoded = []
     for path in cfg.media:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ripple.config import option
 from ripple.errors import InputError
 
 COLOUR_NAMES = {  # BGR
@@ -26,7 +27,7 @@ MOTION_LEVELS = 20  # a pixel whose grey level changed by more than this (of 255
 
 @dataclass(frozen=True)
 class FramesConfig:
-    sample_every_s: float = 5.0  # a keyframe at least this often
+    sample_every_s: float = option(5.0, name="every")  # a keyframe at least this often
     cut_threshold: float = 0.4  # Bhattacharyya distance between colour histograms that marks a cut
     min_gap_s: float = 1.0  # keyframes closer than this are not taken (a flurry of cuts)
     analysis_fps: float = 4.0  # frames looked at per second of video

@@ -16,7 +16,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from ripple.errors import RippleError
+from ripple.errors import FieldError, RippleError
 from ripple.schedule import Line
 from ripple.speech.audio import AudioError, load_audio
 from ripple.video.probe import Probe
@@ -248,9 +248,9 @@ def render(probe: Probe, narration: Path, lines: list[Line], out: Path, cfg: Ren
     if renderer == "auto":
         renderer = "moviepy" if cfg.burn_subtitles else "fast"
     if renderer == "fast" and cfg.burn_subtitles:
-        raise RenderError("--renderer fast cannot burn subtitles in (it copies the picture); use moviepy or auto")
+        raise FieldError("renderer", "fast cannot burn subtitles in (it copies the picture); use moviepy or auto")
     if renderer == "fast":
         return render_fast(probe, narration, lines, out, cfg)
     if renderer == "moviepy":
         return render_moviepy(probe, narration, lines, out, cfg)
-    raise RenderError(f"--renderer: '{cfg.renderer}' is not one of auto, fast, moviepy")
+    raise FieldError("renderer", f"'{cfg.renderer}' is not one of auto, fast, moviepy")

