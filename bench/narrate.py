@@ -74,9 +74,9 @@ def main() -> None:
                              bursts=(10.0, 31.0))
         info = probe(clip.path)
         clip_path = synthesise(TEXT, VoiceConfig(backend="espeak-ng"), tmp / "cache")
-        from ripple.narrate import wav_seconds
+        from ripple.voice import clip_seconds
 
-        length = wav_seconds(clip_path)
+        length = clip_seconds(clip_path)
         lines, clips = [], {}
         t = 1.0
         while t + length < info.duration:
