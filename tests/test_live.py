@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ripple.games.commentator import Ahead, Commentator, CommentatorConfig, Offer
+from ripple.games.ahead import Ahead
+from ripple.games.commentator import Commentator, CommentatorConfig
+from ripple.games.policy import Offer
 from ripple.state import Moment
 from ripple.voice import VoiceConfig
 from tests.media import streams
@@ -121,7 +123,7 @@ def test_an_event_cuts_a_quiet_line_short_and_a_quiet_moment_waits(tiny_lm, tmp_
                                                weights={"loops": 1.0, "length": 1.0}, voice=VoiceConfig(backend="espeak-ng")))
     c._comment(Offer(moment(1.0), time.monotonic()))  # a quiet line...
     quiet = c.spoken[0]
-    quiet.end = c._busy_until = time.monotonic() + 30.0  # ...that goes on for half a minute
+    quiet.end = c.timeline.busy_until = time.monotonic() + 30.0  # ...that goes on for half a minute
     assert not c._cuts_in(Offer(moment(2.0), time.monotonic()))  # another quiet moment waits its turn
 
     c.offer(moment(3.0, events=True, intensity=0.2), time.monotonic())
@@ -132,15 +134,15 @@ def test_an_event_cuts_a_quiet_line_short_and_a_quiet_moment_waits(tiny_lm, tmp_
     line = c.spoken[1]
     assert line.start == line.ready < asked + 30.0  # spoken as soon as it was ready...
     assert quiet.cut and quiet.end == line.start  # ...breaking the quiet line off there
-    c._speaking = 0.8  # a line about an event (a kill) is being spoken
-    cut = {level: c._cut(Offer(moment(4.0, events=True, intensity=level), time.monotonic()))
+    c.timeline.speaking = 0.8  # a line about an event (a kill) is being spoken
+    cut = {level: c.timeline.cut_by(moment(4.0, events=True, intensity=level))
            for level in (0.35, 0.5, 0.6, 0.8, 0.9)}
     # smaller events wait (a monster spotted); one as big or a little smaller (damage taken)
     # breaks the line off at a pause; a bigger one cuts in at once
     assert cut == {0.35: "", 0.5: "", 0.6: "pause", 0.8: "pause", 0.9: "now"}
     waits = Commentator(tiny_lm, replace(c.cfg, break_off=False))
-    waits._speaking = 0.8
-    assert waits._cut(Offer(moment(4.0, events=True, intensity=0.8), time.monotonic())) == ""
+    waits.timeline.speaking = 0.8
+    assert waits.timeline.cut_by(moment(4.0, events=True, intensity=0.8)) == ""
 
     # The narration holds the cut line only up to where it was cut.
     full = len(load_audio(quiet.clip, rate=MIX_RATE)) / MIX_RATE
@@ -157,7 +159,7 @@ def test_an_event_as_big_as_the_line_breaks_it_off_at_its_next_pause(tiny_lm):
     pause between words of the one being spoken within BREAK_WITHIN_S of being ready, or
     right then (after MIN_HEARD_S of the old line)."""
     from ripple.config import SamplingConfig
-    from ripple.games.commentator import BREAK_WITHIN_S, MIN_HEARD_S
+    from ripple.games.timeline import BREAK_WITHIN_S, MIN_HEARD_S
     from ripple.voice import clip_seconds
     from ripple.lm.models import cache_root
     from ripple.voice import pauses, synthesise
@@ -186,24 +188,24 @@ def test_an_event_as_big_as_the_line_breaks_it_off_at_its_next_pause(tiny_lm):
     assert first.cut and first.end == line.start < first.start + clip_seconds(long)
     # where the pauses lie, on a line that started just now: the ready line waits for the one
     # after MIN_HEARD_S, and not for one further than BREAK_WITHIN_S
-    c._pauses, c._heard_from, c._busy_until, c._cutting = [now + 0.6, now + 1.0, now + 2.0], now + 0.5, now + 5, "pause"
-    assert c._start(now + 0.1) == now + 0.6  # the first pause after MIN_HEARD_S
-    assert c._start(now + 0.65) == now + 0.65  # the next pause is more than BREAK_WITHIN_S away
-    assert c._start(now + 0.8) == now + 1.0  # a pause within BREAK_WITHIN_S
-    assert c._start(now + 1.2) == now + 1.2  # none near: right away
-    assert c._start(now + 6.0) == now + 6.0  # the old line is over by then
+    c.timeline.pauses, c.timeline.heard_from, c.timeline.busy_until, c.timeline.cutting = [now + 0.6, now + 1.0, now + 2.0], now + 0.5, now + 5, "pause"
+    assert c.timeline.start(now + 0.1) == now + 0.6  # the first pause after MIN_HEARD_S
+    assert c.timeline.start(now + 0.65) == now + 0.65  # the next pause is more than BREAK_WITHIN_S away
+    assert c.timeline.start(now + 0.8) == now + 1.0  # a pause within BREAK_WITHIN_S
+    assert c.timeline.start(now + 1.2) == now + 1.2  # none near: right away
+    assert c.timeline.start(now + 6.0) == now + 6.0  # the old line is over by then
 
     waits = Commentator(tiny_lm, replace(c.cfg, break_off=False))  # --no-break-off: it waits for the end
     waits._place(Offer(moment(1.0, events=True, intensity=0.8), now), words, "hype", [], now, now, now, long)
-    assert waits._pauses == [] and not waits._cuts_in(Offer(moment(2.0, events=True, intensity=0.8), now))
-    waits._cutting = waits._cutting_for(Offer(moment(2.0, events=True, intensity=0.8), now))
-    assert waits._start(now + 1.0) == waits.spoken[0].end
+    assert waits.timeline.pauses == [] and not waits._cuts_in(Offer(moment(2.0, events=True, intensity=0.8), now))
+    waits.timeline.cutting = waits.timeline.cutting_for(moment(2.0, events=True, intensity=0.8), now)
+    assert waits.timeline.start(now + 1.0) == waits.spoken[0].end
 
 
 def test_the_first_clause_is_voiced_while_the_rest_is_written(tiny_lm, tmp_path):
     """Fed one token at a time, FirstWords voices the first clause a candidate finishes,
     passing over one that echoes a line already said."""
-    from ripple.games.commentator import FirstWords
+    from ripple.games.streaming import FirstWords
     from ripple.lm.models import cache_root
     from ripple.rank import RankContext
     from ripple.speech.audio import load_audio
@@ -268,17 +270,17 @@ def test_a_bigger_line_takes_the_place_of_one_still_waiting_for_the_voice(tiny_l
     c._place(Offer(moment(1.1, events=True, intensity=0.4), now), "second", "hype", [], now, now, now, clip)
     first, second = c.spoken
     assert second.start == first.end > now + 1.0  # waits for the voice
-    c._cutting = "now"  # a bigger event, whose line is ready before the second has begun
+    c.timeline.cutting = "now"  # a bigger event, whose line is ready before the second has begun
     third = Offer(moment(1.2, events=True, intensity=0.9), now)
     c._place(third, "third", "hype", [], now, now, now + 0.5, clip)
-    assert [s.text for s in c.spoken] == ["first", "third"] and c._said == ["first", "third"]
+    assert [s.text for s in c.spoken] == ["first", "third"] and c.timeline.said == ["first", "third"]
     assert c.drops.superseded == 1  # the second line is never heard...
     assert c.spoken[1].start == now + 0.5 and first.cut and first.end == now + 0.5  # ...the third cuts the first
-    assert all(s.start < s.end for s in c.spoken) and c._busy_until == c.spoken[1].end
+    assert all(s.start < s.end for s in c.spoken) and c.timeline.busy_until == c.spoken[1].end
 
-    c._cutting = ""  # a smaller event: waits for the third line
+    c.timeline.cutting = ""  # a smaller event: waits for the third line
     c._place(Offer(moment(1.3, events=True, intensity=0.4), now), "fourth", "hype", [], now, now, now, clip)
-    c._cutting = "now"  # bigger than the fourth, waiting, but not than the third being spoken: it waits for that
+    c.timeline.cutting = "now"  # bigger than the fourth, waiting, but not than the third being spoken: it waits for that
     c._place(Offer(moment(1.4, events=True, intensity=0.6), now), "fifth", "hype", [], now, now, now + 1.0, clip)
     assert [s.text for s in c.spoken] == ["first", "third", "fifth"] and c.drops.superseded == 2
     assert c.spoken[2].start == c.spoken[1].end == pytest.approx(now + 0.5 + clip_seconds(clip))
@@ -317,7 +319,7 @@ def test_a_streamed_line_stops_at_its_first_words_when_an_event_will_break_it_of
     small = Commentator(tiny_lm, cfg)  # a bigger event before any word is voiced: the line is given up
     small.offer(moment(2.0, events=True, intensity=0.8), time.monotonic())
     small._comment(Offer(moment(1.0, events=True, intensity=0.35), time.monotonic()))
-    assert small.spoken == [] and small.drops.superseded == 1 and small._said == []
+    assert small.spoken == [] and small.drops.superseded == 1 and small.timeline.said == []
     assert [o.moment.time for o in small._queue] == [2.0]  # the kill is next
 
 
@@ -369,7 +371,7 @@ def test_a_likely_episode_end_is_worded_as_the_detector_reports_it():
 
 
 def test_numbers_in_a_line_written_ahead_must_hold_for_the_real_moment():
-    from ripple.games.commentator import numbers_agree
+    from ripple.games.ahead import numbers_agree
 
     real = in_view(2.0, events=["the player kills a Zombieman"], numbers={"health": 64, "kills": 3})
     assert numbers_agree("Down he goes, and that is kill 3!", real)
@@ -380,18 +382,18 @@ def test_numbers_in_a_line_written_ahead_must_hold_for_the_real_moment():
 def ahead_commentator(tiny_lm):
     from ripple.config import SamplingConfig
     from ripple.games import doom
-    from ripple.games.commentator import QUIET
+    from ripple.games.policy import QUIET
 
     c = Commentator(tiny_lm, CommentatorConfig(model=tiny_lm.spec.name, sampling=SamplingConfig(candidates=2, max_new_tokens=8),
                                                weights={"loops": 1.0, "length": 1.0}, voice=VoiceConfig(backend="espeak-ng"),
                                                stale_after_s=60.0),  # a stalled machine must not make events stale here
                     likely=doom.likely_events)
-    c._busy_until, c._speaking = time.monotonic() + 30.0, QUIET  # a quiet line is being spoken
+    c.timeline.busy_until, c.timeline.speaking = time.monotonic() + 30.0, QUIET  # a quiet line is being spoken
     return c
 
 
 def test_a_line_written_ahead_is_spoken_the_moment_its_event_comes(tiny_lm):
-    from ripple.games.commentator import QUIET
+    from ripple.games.policy import QUIET
     from ripple.speech.audio import load_audio
 
     c = ahead_commentator(tiny_lm)
@@ -402,7 +404,7 @@ def test_a_line_written_ahead_is_spoken_the_moment_its_event_comes(tiny_lm):
     assert (base.time, event.text) == (1.0, "the player kills a Zombieman")  # ...for the likeliest event
     c._write_ahead(base, event)
     kept = c.ahead["the player kills a Zombieman"]
-    assert kept.text and abs(load_audio(kept.clip)).max() > 0.01 and c.ahead_counts.written == 1
+    assert kept.text and abs(load_audio(kept.clip)).max() > 0.01 and c.ahead.counts.written == 1
     base, event = c._take()  # the next likeliest, while the voice is still busy
     assert event.text == "level complete"
 
@@ -414,9 +416,9 @@ def test_a_line_written_ahead_is_spoken_the_moment_its_event_comes(tiny_lm):
     line = c.spoken[-1]
     assert line.text == kept.text and line.clip == kept.clip and line.ahead_s is not None
     assert line.start == line.picked and line.latency < 1.0  # nothing left to write or voice
-    assert "the player kills a Zombieman" not in c.ahead and c.ahead_counts.used == 1
+    assert "the player kills a Zombieman" not in c.ahead and c.ahead.counts.used == 1
 
-    c._speaking = QUIET  # a quiet line again, so that the next event cuts in before anything is written ahead
+    c.timeline.speaking = QUIET  # a quiet line again, so that the next event cuts in before anything is written ahead
     c.offer(in_view(2.0, events=["the player kills an Imp"]), time.monotonic())
     c._comment(c._take())  # no line kept for this one: written as usual
     assert c.spoken[-1].ahead_s is None and c.spoken[-1].text != kept.text
@@ -427,10 +429,10 @@ def test_a_line_written_ahead_is_refused_when_it_echoes_one_said_since(tiny_lm):
     c.offer(in_view(1.0, "Zombieman"), time.monotonic())
     c._write_ahead(*c._take())
     kept = c.ahead["the player kills a Zombieman"]
-    c._said.append(kept.text)  # said since it was written
+    c.timeline.said.append(kept.text)  # said since it was written
     c.offer(in_view(1.5, events=["the player kills a Zombieman"]), time.monotonic())
     c._comment(c._take())
-    assert c.ahead_counts.refused == 1 and c.spoken[-1].ahead_s is None
+    assert c.ahead.counts.refused == 1 and c.spoken[-1].ahead_s is None
 
 
 def test_writing_ahead_is_not_stopped_by_an_ordinary_event(tiny_lm):
@@ -439,7 +441,7 @@ def test_writing_ahead_is_not_stopped_by_an_ordinary_event(tiny_lm):
     base, event = c._take()
     c.offer(in_view(1.1, events=["the player kills an enemy"]), time.monotonic())  # no line ahead for it
     c._write_ahead(base, event)
-    assert c.ahead_counts.stopped == 0 and event.text in c.ahead  # the event waited for it...
+    assert c.ahead.counts.stopped == 0 and event.text in c.ahead  # the event waited for it...
     assert c._take().moment.time == 1.1  # ...and is taken next, cutting in over the quiet line
 
 
@@ -449,22 +451,22 @@ def test_a_line_ready_to_speak_is_spoken_while_another_is_written_ahead(tiny_lm)
     c._write_ahead(*c._take())  # the Zombieman's kill
     kept = c.ahead["the player kills a Zombieman"]
     base, event = c._take()  # the level's end next
-    c._busy_until = 0.0  # the voice is free
+    c.timeline.busy_until = 0.0  # the voice is free
     c.offer(in_view(1.2, events=["the player kills a Zombieman"]), time.monotonic())
     c._write_ahead(base, event)
     line = c.spoken[-1]
     assert (line.moment.time, line.text, line.ahead_s is not None) == (1.2, kept.text, True)
     assert line.start < c.ahead[event.text].ready  # heard before the other line was written...
-    assert c.ahead_counts.stopped == 0 and c.ahead_counts.written == 2  # ...which was written all the same
+    assert c.ahead.counts.stopped == 0 and c.ahead.counts.written == 2  # ...which was written all the same
 
 
 def test_writing_ahead_stops_for_an_event_that_would_be_heard_late_waiting():
-    from ripple.games.commentator import HEARD_WITHIN_S, time_left
+    from ripple.games.policy import HEARD_WITHIN_S, time_left
 
     assert time_left(elapsed=2.0, tokens=4, most=16) == pytest.approx(6.0)  # 0.5 s a token, 12 to go
     assert time_left(elapsed=2.0, tokens=0, most=16) == pytest.approx(32.0)  # reading the prompt: a long guess
     c = Commentator(None, CommentatorConfig(weights={"loops": 1.0}, stale_after_s=1.5))
-    c._busy_until, c._speaking = time.monotonic() + 30.0, -1.0  # a quiet line is being spoken
+    c.timeline.busy_until, c.timeline.speaking = time.monotonic() + 30.0, -1.0  # a quiet line is being spoken
     c._took = [0.4]  # a line takes 0.4 s from being taken to being heard
     c._finished = [0.1]  # and one written ahead 0.1 s from its last token to being kept
     now = time.monotonic()
@@ -473,12 +475,13 @@ def test_writing_ahead_stops_for_an_event_that_would_be_heard_late_waiting():
     assert HEARD_WITHIN_S == 1.0
     assert not c._stops_ahead(kill, done_at=now + 0.4)  # heard at 0.9 s, after the line written ahead
     assert c._stops_ahead(kill, done_at=now + 0.6)  # heard at 1.1 s: the event goes first
-    c.ahead["the player kills an Imp"] = Ahead("the player kills an Imp", "Imp down!", "hype", [], Path("x.wav"), now)
+    c.ahead.lines["the player kills an Imp"] = Ahead("the player kills an Imp", "Imp down!", "hype", [], Path("x.wav"), now)
     assert not c._stops_ahead(kill, done_at=now + 2.0)  # its line is ready: spoken between two tokens
-    del c.ahead["the player kills an Imp"]
+    del c.ahead.lines["the player kills an Imp"]
     assert not c._stops_ahead(kill, done_at=now + 2.0, writing="the player kills an Imp")  # its own line: the quickest
     assert c._stops_ahead(kill, done_at=now + 2.0, writing="level complete")
-    c._speaking, c.cfg = 0.9, replace(c.cfg, break_off=False)  # a bigger line is being spoken: the kill waits its turn
+    c.timeline.speaking, c.cfg = 0.9, replace(c.cfg, break_off=False)  # a bigger line is being spoken: the kill waits its turn
+    c.timeline.break_off = False
     assert not c._stops_ahead(kill, done_at=now + 2.0)
     assert Commentator(None, replace(c.cfg, stale_after_s=0.5))._stops_ahead(kill, done_at=now + 0.2)  # stale first
 
@@ -490,7 +493,7 @@ def test_writing_ahead_stops_for_the_biggest_events(tiny_lm):
     c.offer(Moment(game="Doom", time=1.2, events=[{"text": "the player dies", "kind": "life_lost"}], intensity=1.0),
             time.monotonic())
     c._write_ahead(base, event)
-    assert c.ahead == {} and c.ahead_counts.stopped == 1 and c.ahead_counts.written == 0
+    assert c.ahead.lines == {} and c.ahead.counts.stopped == 1 and c.ahead.counts.written == 0
     assert c._take().moment.time == 1.2
 
 
@@ -498,25 +501,27 @@ def test_events_that_can_come_again_in_the_same_words_are_likely_too():
     from ripple.games import doom
 
     c = Commentator(None, CommentatorConfig(weights={"loops": 1.0}), likely=doom.likely_events)
-    c._busy_until, c._speaking = time.monotonic() + 30.0, 1.0  # nothing can be taken...
+    c.timeline.busy_until, c.timeline.speaking = time.monotonic() + 30.0, 1.0  # nothing can be taken...
     c.cfg = replace(c.cfg, break_off=False)  # ...not even at a pause
+    c.timeline.break_off = False
     c.offer(Moment(game="Doom", time=1.0, intensity=0.9, events=[
         {"text": "the player picks up a Medikit", "kind": "pickup"},
         {"text": "health is down to 22", "kind": "low_health"}]), time.monotonic())
     c.offer(in_view(2.0, "Zombieman"), time.monotonic())
     # what the newest moment makes likely first, then what happened before; numbers never come
     # back word for word
-    assert list(c._likely) == ["the player kills a Zombieman", "level complete", "the player dies",
+    assert list(c.ahead.likely) == ["the player kills a Zombieman", "level complete", "the player dies",
                                "the player picks up a Medikit"]
     assert c._take()[1].text == "the player kills a Zombieman"
 
 
 def test_reset_forgets_the_session_and_cuts_are_an_enum():
-    from ripple.games.commentator import Commentator, CommentatorConfig, Cut, Drops
+    from ripple.games.commentator import Commentator, CommentatorConfig, Drops
+    from ripple.games.policy import Cut
 
     c = Commentator(None, CommentatorConfig(weights={"length": 1.0}))
-    c.spoken.append("a line"), c._said.append("a line")
-    c._busy_until, c._cutting, c.drops = 9.0, Cut.NOW, Drops(stale=3)
+    c.spoken.append("a line"), c.timeline.said.append("a line")
+    c.timeline.busy_until, c.timeline.cutting, c.drops = 9.0, Cut.NOW, Drops(stale=3)
     c.reset()
-    assert (c.spoken, c._said, c._busy_until, c._cutting, c.drops) == ([], [], 0.0, Cut.WAIT, Drops())
+    assert (c.spoken, c.timeline.said, c.timeline.busy_until, c.timeline.cutting, c.drops) == ([], [], 0.0, Cut.WAIT, Drops())
     assert Cut.PAUSE == "pause" and not Cut.WAIT and {Cut.NOW} == {"now"}  # reads as its word

@@ -165,7 +165,7 @@ def _session(cfg: LiveConfig, module, progress: Progress, lm) -> LiveSession:
             raise commentator.error
         session = LiveSession(cfg, folder, played, commentator.spoken, latency_of(commentator.spoken),
                               asdict(commentator.drops), commentator.offered, round(warm, 3),
-                              asdict(commentator.ahead_counts) if commentator.likely else {})
+                              asdict(commentator.ahead.counts) if commentator.likely else {})
         _write(session, tmp, run_id)
     return session
 
