@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ripple.curate import tune as tuning  # noqa: E402
 from ripple.curate.guards import GuardConfig  # noqa: E402
-from ripple.curate.reward import RewardConfig, train_reward  # noqa: E402
+from ripple.curate.reward_model import RewardConfig, train_reward  # noqa: E402
 from tests.prefs import judge_all, make_runs, small_gpt2  # noqa: E402
 
 

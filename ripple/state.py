@@ -16,8 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ripple.errors import InputError
+from ripple.reading import (MAX_NESTING, BoundedLoader, DuplicateKey, check_depth, jsonl_lines,
+                            raised, read_text, unique_keys, yaml_node_line)
 
-MAX_STATE_FILE_BYTES = 32 * 1024 * 1024  # a day of moments is well under 1 MiB (RIPPLE_MAX_STATE_MB raises it)
 MODES = ("play-by-play", "colour", "hype")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 INHERITED = ("game", "facts", "genre")  # timeline fields that each moment takes unless it sets its own
@@ -29,25 +30,10 @@ SPOKEN_PARTS = {"hp": "HP", "diff": "difference", "pct": "", "percent": "", "pc"
 PERCENT_PARTS = ("pct", "percent", "pc")
 
 Number = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, allow_inf_nan=False)]
-MAX_YAML_ALIASES = 1000  # a file of mostly references is a bomb (9^9 lists from nine lines), not a game
-MAX_NESTING = 100  # mappings and lists inside each other; a moment needs four
 MAX_NAME_CHARS = 200  # a game's name
 MAX_TEXT_CHARS = 5_000  # a scene, an event, a fact: a paragraph, not a book
 MAX_TIME_S = 100 * 3600  # a time in a recording, a caption or a transcript: none runs 100 hours
 MAX_MOMENTS = 20_000  # a day of play at a moment every 5 s (RIPPLE_MAX_MOMENTS raises it)
-MAX_VALUES = 2_000_000  # values in a document once aliases are followed; 32 MiB of moments holds fewer
-
-
-def raised(name: str, default: int) -> int:
-    """A limit a person may need more of: the whole number in $RIPPLE_<name>, if set, else `default`."""
-    import os
-
-    value = os.environ.get(f"RIPPLE_{name}", "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or not 0 < int(value) < 2**31:
-        raise InputError(f"RIPPLE_{name}", f"'{value[:20]}' is not a whole number from 1 to 2^31-1")
-    return int(value)
 
 
 def max_moments() -> int:
@@ -172,80 +158,6 @@ class Moment(BaseModel):
         return " ".join(parts)
 
 
-class DuplicateKey(ValueError):
-    """A mapping names the same key twice: which value was meant is anyone's guess."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """json's object_pairs_hook: a dict, refusing a key given twice."""
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise DuplicateKey(key)
-        seen[key] = value
-    return seen
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a document of more than MAX_YAML_ALIASES aliases, and a
-    mapping that names a key twice."""
-
-    def construct_mapping(self, node, deep=False):
-        keys = [self.construct_object(k, deep=deep) for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-        for i, key in enumerate(keys):
-            if key in keys[:i]:
-                raise yaml.constructor.ConstructorError(None, None, f"'{key}' is given twice in one mapping",
-                                                        node.value[i][0].start_mark)
-        return super().construct_mapping(node, deep=deep)
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self.aliases_seen = getattr(self, "aliases_seen", 0) + 1
-            if self.aliases_seen > MAX_YAML_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (*name): a file of mostly "
-                                     "references is refused")
-        return super().compose_node(parent, index)
-
-
-def _check_depth(value: Any, path: Path) -> None:
-    """Refuse lists and mappings nested deeper than MAX_NESTING, or a document that expands
-    to more than MAX_VALUES values once its aliases are followed (each shared value is
-    measured once, so a bomb is found without being expanded)."""
-    sizes: dict[int, int] = {}
-
-    def size(item: Any, depth: int) -> int:
-        if depth > MAX_NESTING:
-            raise InputError(str(path), f"nested too deeply (more than {MAX_NESTING} levels of lists and mappings)")
-        if not isinstance(item, (dict, list)):
-            return 1
-        if id(item) not in sizes:
-            children = item.values() if isinstance(item, dict) else item
-            sizes[id(item)] = 1 + sum(size(child, depth + 1) for child in children)
-            if sizes[id(item)] > MAX_VALUES:
-                raise InputError(str(path), f"expands to more than {MAX_VALUES:,} values (through YAML aliases?); "
-                                            "a game-state file is far smaller")
-        return sizes[id(item)]
-
-    size(value, 0)
-
-
-def _yaml_node_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the value at `loc` in a composed YAML/JSON document."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:
-                return line
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            return line
-        line = node.start_mark.line + 1
-    return line
-
-
 def _field_path(loc: tuple[Any, ...]) -> str:
     path = ""
     for key in loc:
@@ -271,28 +183,6 @@ def _explain(err: dict[str, Any]) -> str:
         return "unknown field (expected one of: " + ", ".join(Moment.model_fields) + ")"
     got = _short_repr(err.get("input"))
     return f"{err['msg'][0].lower()}{err['msg'][1:]} (got {got})"
-
-
-def _read_text(path: Path) -> str:
-    if not path.exists():
-        raise InputError(str(path), "no such file")
-    if path.is_dir():
-        raise InputError(str(path), "is a folder, expected a game-state file")
-    if not path.is_file():  # a named pipe would block the read for ever
-        raise InputError(str(path), "is not a regular file (a pipe or a device?); expected a game-state file")
-    size, limit = path.stat().st_size, raised("MAX_STATE_MB", MAX_STATE_FILE_BYTES // 2**20) * 2**20
-    if size > limit:
-        raise InputError(
-            str(path),
-            f"file is {size / 2**20:,.0f} MiB; game-state files are limited to {limit // 2**20} MiB "
-            "(RIPPLE_MAX_STATE_MB raises it)",
-        )
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}", f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
 
 
 def _validate_moments(raw: Any, where: str, locate) -> list[Moment]:
@@ -337,31 +227,13 @@ def _validate_moments(raw: Any, where: str, locate) -> list[Moment]:
     return moments
 
 
-def jsonl_lines(text: str, path: Path):
-    """(line number, parsed value) for each non-blank line of a JSON Lines text; a line that
-    is not JSON is an InputError naming it."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line, object_pairs_hook=_unique_keys)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-        except DuplicateKey as exc:
-            raise InputError(f"{path}:{number}", f"invalid JSON: '{exc}' is given twice in one object") from None
-        except RecursionError:
-            raise InputError(f"{path}:{number}", f"nested too deeply (more than {MAX_NESTING} levels)") from None
-        _check_depth(value, Path(f"{path}:{number}"))
-        yield number, value
-
-
 def load_moments(path: Path) -> list[Moment]:
     """Read a game-state file into its moments, or raise InputError saying what is wrong."""
     path = Path(path)
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise InputError(str(path), f"unknown file type '{path.suffix}'; expected " + ", ".join(SUFFIXES))
-    text = _read_text(path)
+    text = read_text(path)
     if not text.strip():
         raise InputError(str(path), "the file is empty; expected at least one moment")
 
@@ -378,10 +250,10 @@ def load_moments(path: Path) -> list[Moment]:
 
     try:
         if kind == "json":
-            raw = json.loads(text, object_pairs_hook=_unique_keys)
+            raw = json.loads(text, object_pairs_hook=unique_keys)
         else:
-            raw = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader)
-        _check_depth(raw, path)
+            raw = yaml.load(text, Loader=BoundedLoader)  # noqa: S506 (a SafeLoader)
+        check_depth(raw, path)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}", f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     except DuplicateKey as exc:
@@ -398,7 +270,7 @@ def load_moments(path: Path) -> list[Moment]:
 
     def locate(loc: tuple[Any, ...]) -> int | None:
         try:  # YAML reads JSON too, so one walker finds lines in both
-            return _yaml_node_line(yaml.compose(text, Loader=yaml.SafeLoader), loc)
+            return yaml_node_line(yaml.compose(text, Loader=yaml.SafeLoader), loc)
         except yaml.YAMLError:
             return None
 

@@ -15,7 +15,7 @@ import pytest
 
 from ripple.curate import tune as tuning
 from ripple.curate.guards import CANARIES, GuardConfig, SignError, Watch, canary_check, preflight
-from ripple.curate.reward import RewardConfig, RewardModel, set_loss, train_reward
+from ripple.curate.reward_model import RewardConfig, RewardModel, set_loss, train_reward
 from ripple.errors import InputError
 from tests.conftest import run_cli, run_here
 from tests.prefs import EVENTS, judge_all, make_runs, small_gpt2

@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from ripple.curate import canaries as canary_checks
 from ripple.curate import selftune
 from ripple.curate.guards import GuardConfig, SignError
 from ripple.grounding import Grounding
@@ -35,7 +36,7 @@ def written_world(moments: int = 64) -> list[selftune.Written]:
         game, event = EVENTS[i % len(EVENTS)]
         moment = Moment(game=game, time=float(3 * i), events=[event])
         good = [g.format(e=event) for g in GOOD[:2]] if i % 2 else [GOOD[2].format(e=event), GOOD[0].format(e=event)]
-        broken = list(selftune.corruptions(good[0], moment, previous[-1:]).values())
+        broken = list(canary_checks.corruptions(good[0], moment, previous[-1:]).values())
         bad = [broken[i % len(broken)], broken[(i + 1) % len(broken)]]  # every kind taught, two per moment
         prompt = f'A {game} match is on.\nEvent: {event}.\nCommentator: "'
         out.append(selftune.Written(f"synthetic:{i}", moment, "play-by-play", prompt, previous[-1:], good + bad))
@@ -66,7 +67,7 @@ def config(world, name: str, **changes) -> selftune.SelfTuneConfig:
 def test_every_canary_breaks_the_line_in_the_way_it_names():
     moment = Moment(game="Doom", time=12.0, events=["the player kills 3 Imps with the rocket launcher"])
     line = "Three Imps down with the rocket launcher, 3 in a row!"
-    broken = selftune.corruptions(line, moment, ["The corridor is quiet for now."])
+    broken = canary_checks.corruptions(line, moment, ["The corridor is quiet for now."])
     assert set(broken) == {"invented number", "another game", "to the reader", "field name", "unfinished", "repeat"}
     expected = {"invented number": "unsupported number", "another game": "names another game",
                 "to the reader": "speaks to the reader", "field name": "reads out a field name",
@@ -176,7 +177,7 @@ def test_labels_flipped_inside_tuning_stop_it(world, monkeypatch):
     """The labeller is right, the code that turns its ranking into labels flips them."""
     honest = selftune.label
     _, held = selftune.split(honest(world["written"], world["lm"]), TUNE["held_every"])
-    found = selftune.canaries(held)
+    found = canary_checks.canaries(held)
 
     def flipped(*args):
         return [selftune.Labelled(x.written, x.texts[::-1], [-v for v in x.labels[::-1]], [() for _ in x.texts])

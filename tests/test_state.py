@@ -9,7 +9,8 @@ import time
 import pytest
 
 from ripple.errors import InputError
-from ripple.state import MAX_STATE_FILE_BYTES, load_moments
+from ripple.reading import MAX_STATE_FILE_BYTES
+from ripple.state import load_moments
 from tests.conftest import EXAMPLES
 
 

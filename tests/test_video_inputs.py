@@ -12,7 +12,7 @@ from ripple.state import Event, Moment
 from ripple.video.captions import Caption, load_captions
 from ripple.video.frames import Keyframe
 from ripple.video.loudness import Peak
-from ripple.video.moments import build_moments
+from ripple.narrate.moments import build_moments
 from ripple.video.probe import probe
 from tests.media import make_gameplay, remux
 

@@ -79,7 +79,7 @@ def reward_train(
 ) -> None:
     """Train the reward model on the stored comparisons; report its held-out accuracy."""
     from rich.markup import escape
-    from ripple.curate.reward import RewardConfig, train_reward
+    from ripple.curate.reward_model import RewardConfig, train_reward
     from ripple.show import progress_bar
 
     cfg = RewardConfig(db=db, base=base, out=out, held_out=held_out, epochs=epochs, batch_size=batch_size,

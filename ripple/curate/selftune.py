@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,14 +32,14 @@ from typing import Any
 from ripple.config import DEFAULT_MODEL, DEFAULT_WEIGHTS
 from ripple.curate.guards import GuardConfig, SignError, Watch
 from ripple.curate.sets import Pool
-from ripple.curate.tune import Progress, check_training, credit, line_logprobs, measure
+from ripple.curate.canaries import Canary, by_moment, canaries, canary_agreement
+from ripple.curate.tune import Progress, check_training, measure
 from ripple.errors import InputError
 from ripple.lm.prompting import QUOTE
 from ripple.state import Moment
 
 FAULT_PENALTY = 1.0  # a faulty line's label sits this far below its total: below every clean line
 PAIRS_PER_MOMENT = 2
-INVENTED = (37, 93, 417, 58, 12, 7777)  # numbers for the invented-number canary, the first the moment lacks
 
 
 @dataclass(frozen=True)
@@ -100,43 +99,6 @@ class Labelled:
     texts: list[str]  # best first, one per distinct text
     labels: list[float]
     faults: list[tuple[str, ...]]
-
-
-# ---- the canaries --------------------------------------------------------------------------------
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
-
-
-def corruptions(line: str, moment: Moment, previous: list[str]) -> dict[str, str]:
-    """`line` broken one way each: the canaries it must beat. Only the ways that apply."""
-    from ripple.grounding import KNOWN_GAMES, moment_text, supported_numbers
-
-    supported = supported_numbers(moment, previous)
-    text = moment_text(moment)
-    invented = next((n for n in INVENTED if float(n) not in supported), 918_273)
-    other = next((t for t in KNOWN_GAMES if t.lower() not in text.lower() and t.lower() not in line.lower()), "Tetris")
-    words = line.split()
-    out = {
-        "invented number": re.sub(r"\d[\d,.]*", str(invented), line, count=1) if re.search(r"\d", line)
-        else f"{invented} seconds in, {_lower_first(line)}",
-        "another game": f"This is just like {other}: {_lower_first(line)}",
-        "to the reader": f"Your story could use some improvement here, but {_lower_first(line)}",
-        "field name": f"{line.rstrip('.!?')}, with enemy_hp_pct dropping!",
-    }
-    if len(words) >= 4:
-        out["unfinished"] = " ".join(words[: max(2, len(words) // 2)]).rstrip(".,!?;:") + " and the"
-    if previous and previous[-1].strip() and previous[-1] != line:
-        out["repeat"] = previous[-1]
-    return out
-
-
-@dataclass(frozen=True)
-class Canary:
-    prompt: str
-    good: str
-    bad: str
-    kind: str
 
 
 # ---- writing and labelling -------------------------------------------------------------------------
@@ -234,41 +196,6 @@ def label_pairs(labelled: list[Labelled], min_margin: float) -> list[dict[str, s
     return pairs
 
 
-def faithful_line(w: Written) -> str | None:
-    """A candidate of w that names what happened with no hard fault, found by the checks
-    themselves (ripple.grounding), not by the labeller whose sign the canaries test."""
-    from ripple.grounding import Grounding
-
-    grounding = Grounding.of(w.moment, w.previous)
-    for text in w.texts:
-        check = grounding.check(text)
-        if text.strip() and check.happened and not check.faults:
-            return text
-    return None
-
-
-def canaries(held: list[Labelled]) -> list[Canary]:
-    out = []
-    for item in held:
-        w = item.written
-        good = faithful_line(w)
-        if good is None:
-            continue  # no faithful line to stand for the moment
-        for kind, bad in corruptions(good, w.moment, w.previous).items():
-            out.append(Canary(w.prompt, good, bad, kind))
-    return out
-
-
-def by_moment(found: list[Canary]) -> list[tuple[str, list[Canary], list[str]]]:
-    """The canaries moment by moment: (prompt, its canaries, every distinct line among them),
-    so that each moment's lines are scored together."""
-    groups: dict[str, list[Canary]] = {}
-    for c in found:
-        groups.setdefault(c.prompt, []).append(c)
-    return [(prompt, group, list(dict.fromkeys([*(c.good for c in group), *(c.bad for c in group)])))
-            for prompt, group in groups.items()]
-
-
 def preflight(held: list[Labelled], found: list[Canary], lm, weights, cfg: GuardConfig) -> dict[str, Any]:
     """The labeller's sign: the scorers must rank each faithful line above its broken copies."""
     if len(found) < 10:
@@ -293,17 +220,6 @@ def preflight(held: list[Labelled], found: list[Canary], lm, weights, cfg: Guard
                         + ("their sign looks inverted" if fraction < 0.5 else "they cannot tell faithful lines")
                         + "; tuning refused")
     return {"canaries": {"pairs": len(found), "right": right, "fraction": fraction, "by_kind": kinds}}
-
-
-def canary_agreement(policy, ref, tokenizer, found: list[Canary], max_length: int) -> float:
-    """How often the model's implicit reward log π/π_base (DPO's own, as for people's picks)
-    puts the faithful line above its broken copy (ties half): 50% for the base itself."""
-    right = 0.0
-    for prompt, group, texts in by_moment(found):
-        rows = line_logprobs(policy, ref, tokenizer, prompt, texts, max_length)
-        implicit = {t: (r[0] - r[1]) for t, r in zip(texts, rows)}
-        right += sum(credit(implicit[c.good] - implicit[c.bad]) for c in group)
-    return right / len(found) if found else 0.5
 
 
 # ---- the run ----------------------------------------------------------------------------------------
@@ -396,7 +312,7 @@ def _write(folder: Path, cfg: SelfTuneConfig, checked, history, pairs: int, poli
            moments: int, held: int, tokenizer, base_info: dict[str, Any]) -> None:
     import shutil
 
-    from ripple.curate.report import self_tune_card, self_tune_report, tune_chart
+    from ripple.curate.tune_report import self_tune_card, self_tune_report, tune_chart
     from ripple.atomic import save_replacing
 
     def save(tmp: Path) -> None:

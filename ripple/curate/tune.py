@@ -246,7 +246,7 @@ def _data(cfg: TuneConfig, reward) -> tuple[list[Judged], list[Pool], list[Pool]
 def tune(cfg: TuneConfig, progress: Progress | None = None) -> TuneResult:
     """Check the reward model's sign, tune with DPO under the guards, and save the tuned
     model with its report; SignError (after writing the stopped run's report) otherwise."""
-    from ripple.curate.reward import RewardModel
+    from ripple.curate.reward_model import RewardModel
 
     progress = progress or (lambda what, done, total: None)
     started = time.perf_counter()
@@ -312,7 +312,7 @@ def win_rate(policy, ref, tokenizer, reward, held_pools: list[Pool], cfg: TuneCo
 
 
 def _save(result: TuneResult, cfg: TuneConfig, policy, tokenizer, base_info: dict[str, Any]) -> None:
-    from ripple.curate.report import tune_chart, tune_report
+    from ripple.curate.tune_report import tune_chart, tune_report
     from ripple.atomic import save_replacing
 
     def save(tmp: Path) -> None:
@@ -332,7 +332,7 @@ def _save(result: TuneResult, cfg: TuneConfig, policy, tokenizer, base_info: dic
 
 
 def _write_stopped(folder: Path, cfg: TuneConfig, checked, history, pairs: int, reason: str) -> None:
-    from ripple.curate.report import tune_chart, tune_report
+    from ripple.curate.tune_report import tune_chart, tune_report
     from ripple.atomic import save_replacing
 
     def save(tmp: Path) -> None:

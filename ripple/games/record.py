@@ -24,7 +24,7 @@ from ripple.errors import FieldError
 from ripple.games import recorder
 from ripple.games.encode import SoundWriter, VideoWriter, mux
 from ripple.games.events import EventDetector
-from ripple.games.moments import HEARTBEAT_S, MomentMaker, to_json_line
+from ripple.games.moment_maker import HEARTBEAT_S, MomentMaker, to_json_line
 from ripple.state import Moment
 
 MAX_SECONDS = 6 * 3600.0  # a recording longer than this is a mistyped flag

@@ -129,7 +129,7 @@ def read_transcript(path: Path) -> list[Cue]:
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise ReadError(f"not a transcript format ({path.suffix or 'no suffix'}); expected " + ", ".join(READERS))
-    from ripple.state import raised
+    from ripple.reading import raised
 
     limit = raised("MAX_TRANSCRIPT_MB", MAX_TRANSCRIPT_BYTES // 2**20) * 2**20
     if path.stat().st_size > limit:

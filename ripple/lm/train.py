@@ -23,7 +23,7 @@ from ripple.atomic import atomic_write_text
 from ripple.config import DEFAULT_MODEL
 from ripple.errors import InputError
 from ripple.lm.prompting import QUOTE, SPEAKER
-from ripple.state import jsonl_lines
+from ripple.reading import jsonl_lines
 
 
 @dataclass(frozen=True)

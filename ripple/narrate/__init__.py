@@ -27,7 +27,7 @@ from ripple.config import GenerateConfig, check_fields, from_options
 from ripple.errors import FieldError, InputError
 from ripple.generate import CommentaryRun, Progress, check_config, generate_config
 from ripple.narrate.lines import Candidates, Voicing
-from ripple.narrate.moments import find_moments, read_inputs
+from ripple.narrate.moments import MERGE_WINDOW_S, find_moments, read_inputs
 from ripple.narrate.output import published, write_run
 from ripple.schedule import Dropped, Line, ScheduleConfig, schedule
 from ripple.state import Moment
@@ -48,7 +48,7 @@ class NarrateConfig:
     frames: FramesConfig = field(default_factory=FramesConfig)
     ocr: str = "auto"  # on, off, or auto: on when tesseract is installed and no game states were given
     describer: Path | None = None  # a local image-to-text model folder
-    merge_window_s: float = 1.5
+    merge_window_s: float = MERGE_WINDOW_S
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     render: RenderConfig = field(default_factory=RenderConfig)

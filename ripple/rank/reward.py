@@ -20,7 +20,7 @@ DEFAULT_REWARD_MODEL = Path("outputs/models/reward")  # where `ripple reward tra
 
 @lru_cache(maxsize=2)
 def _load(folder: str):
-    from ripple.curate.reward import RewardModel
+    from ripple.curate.reward_model import RewardModel
 
     return RewardModel.load(Path(folder))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from ripple.atomic import atomic_write_text
 from ripple.errors import FieldError, InputError, ModelError
 from ripple.speech.audio import SAMPLE_RATE, AudioError, load_audio
-from ripple.speech.ct2 import ct2_folder, openai_checkpoint
+from ripple.speech.whisper_ct2 import ct2_folder, openai_checkpoint
 
 MIN_SPEECH_S = 0.25  # shorter voiced blips are noise
 LOOP_MAX_N = 8  # longest phrase (in words) checked for back-to-back repeats

@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from ripple.errors import InputError
-from ripple.state import MAX_TEXT_CHARS, MAX_TIME_S, _check_depth, _read_text, _yaml_node_line, jsonl_lines, \
-    max_moments, parse_clock
+from ripple.reading import check_depth, jsonl_lines, read_text, yaml_node_line
+from ripple.state import MAX_TEXT_CHARS, MAX_TIME_S, max_moments, parse_clock
 
 SUFFIXES = (".csv", ".json", ".jsonl", ".srt")
 TEXT_COLUMNS = ("caption", "text", "description", "event")
@@ -107,7 +107,7 @@ def _from_json(text: str, path: Path) -> list[Caption]:
         raise InputError(str(path), "invalid JSON: nested too deeply") from None
     except ValueError as exc:  # an integer of more than 4,300 digits
         raise InputError(str(path), f"invalid JSON: {str(exc)[:80]}") from None
-    _check_depth(raw, path)
+    check_depth(raw, path)
     if isinstance(raw, dict) and "captions" in raw:
         raw = raw["captions"]
     if isinstance(raw, dict):  # {"0:12": "first kill"}
@@ -115,7 +115,7 @@ def _from_json(text: str, path: Path) -> list[Caption]:
     if not isinstance(raw, list):
         raise InputError(str(path), f"expected a list of captions or a time → caption mapping, got {type(raw).__name__}")
     node = yaml.compose(text, Loader=yaml.SafeLoader)  # YAML reads JSON and knows where each item starts
-    return [_from_item(item, f"{path}:{_yaml_node_line(node, (i,))}") for i, item in enumerate(raw)]
+    return [_from_item(item, f"{path}:{yaml_node_line(node, (i,))}") for i, item in enumerate(raw)]
 
 
 def _from_srt(text: str, path: Path) -> list[Caption]:
@@ -138,7 +138,7 @@ def load_captions(path: Path) -> list[Caption]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(str(path), f"unknown captions type '{path.suffix}'; expected " + ", ".join(SUFFIXES))
-    text = _read_text(path)
+    text = read_text(path)
     if not text.strip():
         raise InputError(str(path), "the file is empty; expected time → caption entries")
     if suffix == ".csv":
