@@ -25,14 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ripple.voice import VoiceConfig, synthesise  # noqa: E402
 from ripple.voice.piper import _voice  # noqa: E402
 
-LINES = [
-    "And there it is, the shotgun guy goes down and the corridor is clear!",
-    "Health is down to thirty one, he needs that medikit right now.",
-    "Three kills in ten seconds. This run is on fire.",
-    "Quiet for a moment. Ammo check: twelve shells left.",
-    "What a finish! Straight through the door and onto the exit switch.",
-    "The imp throws a fireball, and he sidesteps it without even looking.",
-]
+LINES = """\
+And there it is, the shotgun guy goes down and the corridor is clear!
+Health is down to thirty one, he needs that medikit right now.
+Three kills in ten seconds. This run is on fire.
+Quiet for a moment. Ammo check: twelve shells left.
+What a finish! Straight through the door and onto the exit switch.
+The imp throws a fireball, and he sidesteps it without even looking.""".splitlines()
 REPEATS = 3  # timings are the median of this many passes
 
 

@@ -45,6 +45,13 @@ def from_options(base: Any, values: Mapping[str, Any], **fixed: Any) -> Any:
     return replace(base, **given, **fixed) if not isinstance(base, type) else base(**given, **fixed)
 
 
+def to_json(cfg: Any) -> dict[str, Any]:
+    """A config (nested configs too) as plain JSON values: paths and other objects as strings."""
+    import json
+
+    return json.loads(json.dumps(asdict(cfg), default=str))
+
+
 def invalid(cfg: Any, path: str, message: str) -> FieldError:
     """The refusal of field `path` ("sampling.top_p") of config `cfg`, naming its setting too."""
     *parents, name = path.split(".")

@@ -1,12 +1,12 @@
-"""Pictures of a run: each moment's candidates as bars split into what each scorer gave."""
+"""Every picture Ripple draws: matplotlib off-screen, one PNG per figure, the figure closed after
+(a long batch draws hundreds); and the pictures of a run: each moment's candidates as bars split
+into what each scorer gave, the narration's timeline, a live session's latency."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
 
-from ripple.generate import CommentaryRun
-from ripple.figures import pyplot, save
 
 MAX_MOMENTS_DRAWN = 12  # a taller picture stops being readable; commentary.md has them all
 LABEL_CHARS = 60  # candidate text shown beside its bar
@@ -14,7 +14,31 @@ COLOURS = {"coherence": "#4c72b0", "relevance": "#dd8452", "loops": "#55a868", "
            "faithfulness": "#937860"}
 
 
-def score_chart(run: CommentaryRun, path: Path) -> Path:
+def pyplot():
+    """matplotlib's pyplot, drawing off-screen. Generated lines may hold characters that
+    DejaVu Sans lacks (a box is drawn); the warning for each would drown the terminal."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+    return plt
+
+
+def save(fig, path: Path, dpi: int = 100) -> Path:
+    """Write `fig` to `path` as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+
+def score_chart(run, path: Path) -> Path:
     """Write a PNG: per moment, one stacked bar per candidate (best on top), each segment
     a scorer's weighted share of the total."""
     plt = pyplot()

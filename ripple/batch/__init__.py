@@ -100,16 +100,7 @@ def run_batch(cfg: BatchConfig, progress=None) -> BatchResult:
         _clear_leftovers(cfg.out)
         manifest = Manifest(cfg.out)
         manifest.interrupted_to_pending()
-        wanted = []
-        for item in inputs:
-            stages = stages_for(item, cfg.stages)
-            if not stages:
-                continue
-            try:
-                sha = content_hash(cfg.source, item)
-            except OSError:  # vanished or unreadable since it was listed: nothing to record
-                continue
-            wanted += [(item.path, stage, sha, cfg.settings_hash(stage), item.states) for stage in stages]
+        wanted = _wanted(cfg, inputs)
         manifest.sync(wanted)
         _reconcile(manifest, cfg.out)
         keys = {(w[0], w[1]) for w in wanted}
@@ -117,28 +108,7 @@ def run_batch(cfg: BatchConfig, progress=None) -> BatchResult:
         result.skipped = sum(1 for j in manifest.jobs("done") if (j.input, j.stage) in keys)
         todo = [j for j in manifest.jobs() if (j.input, j.stage) in keys and
                 (j.status == "pending" or (j.status == "failed" and j.failures < cfg.max_attempts))]
-        total = len(todo)
-        engine = ENGINES[cfg.engine](cfg)
-        while todo:
-            specs = [j.spec() for j in todo]
-            crashed = []
-
-            def on_start(job: JobSpec, worker: str) -> None:
-                manifest.started(job.id, worker)
-                progress(f"{job.stage}: {job.input}", result.ran, total)
-
-            for job_id, status, value in engine.run(specs, on_start):
-                result.ran += 1
-                if status == "done":
-                    manifest.done(job_id, value, value.get("seconds"))
-                    result.done += 1
-                else:
-                    manifest.failed(job_id, value)
-                    if status == "crashed":
-                        crashed.append(job_id)
-                progress(f"{result.done} done, {result.ran - result.done} failed", result.ran, total)
-            # Worker crashes may have hit innocent jobs: those with attempts left go round again.
-            todo = [j for j in map(manifest.job, crashed) if j.failures < cfg.max_attempts]
+        _run_jobs(ENGINES[cfg.engine](cfg), manifest, todo, result, progress, cfg.max_attempts)
         result.failed = [(j.input, j.stage, j.error or "") for j in manifest.jobs("failed") if (j.input, j.stage) in keys]
         result.summary = manifest.summary()
         result.reports = write_reports(cfg, manifest)
@@ -147,6 +117,45 @@ def run_batch(cfg: BatchConfig, progress=None) -> BatchResult:
         lock.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _wanted(cfg: BatchConfig, inputs) -> list[tuple]:
+    """(input, stage, content hash, settings hash, states) for every stage each input needs."""
+    wanted = []
+    for item in inputs:
+        stages = stages_for(item, cfg.stages)
+        if not stages:
+            continue
+        try:
+            sha = content_hash(cfg.source, item)
+        except OSError:  # vanished or unreadable since it was listed: nothing to record
+            continue
+        wanted += [(item.path, stage, sha, cfg.settings_hash(stage), item.states) for stage in stages]
+    return wanted
+
+
+def _run_jobs(engine, manifest: Manifest, todo: list, result: BatchResult, progress, max_attempts: int) -> None:
+    """Run `todo` on `engine`, each job's end recorded in the manifest as it comes."""
+    total = len(todo)
+    while todo:
+        crashed = []
+
+        def on_start(job: JobSpec, worker: str) -> None:
+            manifest.started(job.id, worker)
+            progress(f"{job.stage}: {job.input}", result.ran, total)
+
+        for job_id, status, value in engine.run([j.spec() for j in todo], on_start):
+            result.ran += 1
+            if status == "done":
+                manifest.done(job_id, value, value.get("seconds"))
+                result.done += 1
+            else:
+                manifest.failed(job_id, value)
+                if status == "crashed":
+                    crashed.append(job_id)
+            progress(f"{result.done} done, {result.ran - result.done} failed", result.ran, total)
+        # Worker crashes may have hit innocent jobs: those with attempts left go round again.
+        todo = [j for j in map(manifest.job, crashed) if j.failures < max_attempts]
 
 
 def _check_stage_settings(cfg: BatchConfig) -> None:

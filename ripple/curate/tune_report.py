@@ -18,7 +18,7 @@ def _num(x: float | None, digits: int = 3) -> str:
 def tune_chart(history: list[dict[str, float]], kl_bound: float, path: Path,
                reward: str = "expected reward on held-out\nmoments (normalised)",
                agreement: str = "agreement with people's\nheld-out picks") -> Path:
-    from ripple.figures import pyplot, save
+    from ripple.plots import pyplot, save
 
     plt = pyplot()
     steps = [h["step"] for h in history]

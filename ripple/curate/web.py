@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastapi import Body, FastAPI, Header, HTTPException, Query
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
 from ripple.store import DB_NAME, connect, record_missing
 from ripple.curate.sets import CHOICES_MAX, MEDIA_KINDS, add_comparison, agreement, media_path, next_set, progress
 from ripple.config import check_fields
@@ -39,8 +42,6 @@ MAX_ID = 2**63 - 1  # SQLite's INTEGER
 def as_id(value, what: str) -> int:
     """An id from a URL or a JSON body: a whole number 0 to 2^63-1, as an int or its digits
     (no floats, booleans, Infinity or exponents); HTTP 422 otherwise."""
-    from fastapi import HTTPException
-
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 19:
         value = int(value.strip())
     if type(value) is not int or not 0 <= value <= MAX_ID:
@@ -69,84 +70,93 @@ def _check(cfg: CurateConfig) -> None:
 def make_app(db: Path, token: str, who: str = "", choices: int = CHOICES_MAX, seed: int = 0,
              allowed_hosts: tuple[str, ...] = ALLOWED_LOCAL):
     """The FastAPI application over the store at `db`."""
-    from fastapi import Body, FastAPI, Header, HTTPException, Query, Request
-    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     app = FastAPI(title="Ripple curate", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.middleware("http")(_secure_headers)
     connect(db).close()  # create or migrate now, not on the first request
-    page = PAGE.read_text(encoding="utf-8")
+    pages = _Pages(db, token, who, choices, seed)
+    app.get("/", response_class=HTMLResponse)(pages.index)
+    app.get("/api/next")(pages.next)
+    app.post("/api/compare")(pages.compare)
+    app.get("/media/{kind}/{item}")(pages.media)
+    return app
 
-    def allowed(given: str | None) -> bool:
-        return given is not None and secrets.compare_digest(given.encode(), token.encode())
 
-    def need(given: str | None) -> None:
-        if not allowed(given):
+async def _secure_headers(request, call_next):
+    response = await call_next(request)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'; "
+        "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the page's URL
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class _Pages:
+    """The page and its API over one store, each handler a method (FastAPI reads their
+    signatures); every one but the page itself needs the session token."""
+
+    def __init__(self, db: Path, token: str, who: str, choices: int, seed: int):
+        self.db, self.token, self.who, self.choices, self.seed = db, token, who, choices, seed
+        self.page = PAGE.read_text(encoding="utf-8")
+
+    def allowed(self, given: str | None) -> bool:
+        return given is not None and secrets.compare_digest(given.encode(), self.token.encode())
+
+    def need(self, given: str | None) -> None:
+        if not self.allowed(given):
             raise HTTPException(403, "missing or wrong session token: open the URL `ripple curate` printed")
 
-    def state(conn, whom: str, skip: tuple[int, ...] = ()) -> dict[str, Any]:
-        return {"set": next_set(conn, whom, choices, skip, seed), "progress": progress(conn),
+    def state(self, conn, whom: str, skip: tuple[int, ...] = ()) -> dict[str, Any]:
+        return {"set": next_set(conn, whom, self.choices, skip, self.seed), "progress": progress(conn),
                 "agreement": agreement(conn)}
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'; "
-            "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the page's URL
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @app.get("/", response_class=HTMLResponse)
-    def index(token_: str | None = Query(None, alias="token")):
-        if not allowed(token_):
+    def index(self, token_: str | None = Query(None, alias="token")):
+        if not self.allowed(token_):
             return HTMLResponse("<!doctype html><title>Ripple curate</title><p>This page needs the session token: "
                                 "open the URL that <code>ripple curate</code> printed.</p>", status_code=403)
-        boot = json.dumps({"token": token, "who": who}).replace("<", "\\u003c")
-        return HTMLResponse(page.replace("__BOOT__", html.escape(boot, quote=True)))
+        boot = json.dumps({"token": self.token, "who": self.who}).replace("<", "\\u003c")
+        return HTMLResponse(self.page.replace("__BOOT__", html.escape(boot, quote=True)))
 
-    @app.get("/api/next")
-    def api_next(who_: str = Query("", alias="who", max_length=64), skip: str = Query("", max_length=4000),
-                 x_ripple_token: str | None = Header(None)):
-        need(x_ripple_token)
+    def next(self, who_: str = Query("", alias="who", max_length=64), skip: str = Query("", max_length=4000),
+             x_ripple_token: str | None = Header(None)):
+        self.need(x_ripple_token)
         skipped = tuple(as_id(s, "skip") for s in skip.split(",") if s.strip())[:MAX_SKIPS]
-        conn = connect(db)
+        conn = connect(self.db)
         try:
-            return state(conn, who_ or who, skipped)
+            return self.state(conn, who_ or self.who, skipped)
         finally:
             conn.close()
 
-    @app.post("/api/compare")
-    def api_compare(body: dict = Body(...), x_ripple_token: str | None = Header(None)):
-        need(x_ripple_token)
+    def compare(self, body: dict = Body(...), x_ripple_token: str | None = Header(None)):
+        self.need(x_ripple_token)
         if "moment" not in body or not isinstance(body.get("shown"), list) or len(body["shown"]) > 16:
             raise HTTPException(422, "expected {moment, shown: [ids], chosen: id or null, who}")
         moment = as_id(body["moment"], "moment")
         shown = [as_id(i, "shown") for i in body["shown"]]
         chosen = None if body.get("chosen") is None else as_id(body["chosen"], "chosen")
-        whom = body.get("who") or who
+        whom = body.get("who") or self.who
         if not isinstance(whom, str):
             raise HTTPException(422, "who: expected a name")
-        conn = connect(db)
+        conn = connect(self.db)
         try:
             comparison = add_comparison(conn, moment, shown, chosen, whom)
-            return JSONResponse({"stored": comparison, **state(conn, whom)})
+            return JSONResponse({"stored": comparison, **self.state(conn, whom)})
         except InputError as exc:
             raise HTTPException(422, str(exc)) from None
         finally:
             conn.close()
 
-    @app.get("/media/{kind}/{item}")
-    def media(kind: str, item: str, token_: str | None = Query(None, alias="token"),
+    def media(self, kind: str, item: str, token_: str | None = Query(None, alias="token"),
               x_ripple_token: str | None = Header(None)):
-        need(x_ripple_token or token_)  # <video>/<audio>/<img> cannot send headers
+        self.need(x_ripple_token or token_)  # <video>/<audio>/<img> cannot send headers
         whole = item.isascii() and item.isdigit() and len(item) <= 19  # int() of 5,000 digits is itself an error
         if kind not in MEDIA_KINDS or not (whole and int(item) <= MAX_ID):
             raise HTTPException(404)
-        conn = connect(db)
+        conn = connect(self.db)
         try:
             path = media_path(conn, kind, int(item))
         finally:
@@ -154,8 +164,6 @@ def make_app(db: Path, token: str, who: str = "", choices: int = CHOICES_MAX, se
         if path is None:
             raise HTTPException(404)
         return FileResponse(path)
-
-    return app
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ripple.atomic import atomic_dir
-from ripple.config import check_fields
+from ripple.config import check_fields, to_json
 from ripple.games.commentator import (HEARD_WITHIN_S, LIVE_SAMPLING, LIVE_WEIGHTS, Commentator, CommentatorConfig,
                                       Spoken, warm_up)
 from ripple.games.process import play_elsewhere
@@ -39,9 +39,7 @@ class LiveConfig:
     threads: int = TORCH_THREADS  # torch threads for generation (0: torch's own choice)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["record"] = self.record.to_dict()
-        return json.loads(json.dumps(data, default=str))
+        return to_json(self)
 
 
 @dataclass

@@ -109,6 +109,20 @@ def check(cfg: RecordConfig):
     return module
 
 
+def _mux(video: VideoWriter, sound, source, folder: Path) -> str:
+    """folder/gameplay.mp4 from the picture and the game's sound; says what sound it has."""
+    if sound is not None and sound.peak > 0:
+        mux(video.path, sound.path, folder / VIDEO)
+        described = f"aac from the game's own sound ({source.audio_rate} Hz, {source.audio_channels} channel(s))"
+    else:
+        mux(video.path, None, folder / VIDEO)
+        described = ("none: the engine gave only silence" + (" (ViZDoom mixes sound with OpenAL: apt-get install "
+                     "libopenal1)" if source.game == "Doom" else "")) if sound is not None else "none: no sound"
+    if sound is not None:
+        sound.path.unlink(missing_ok=True)
+    return described
+
+
 def play(source, agent, frames: int, folder: Path, heartbeat_s: float = HEARTBEAT_S,
          on_moment: OnMoment | None = None, realtime: bool = False, progress: Progress | None = None,
          should_stop: Callable[[], bool] | None = None) -> Played:
@@ -164,15 +178,7 @@ def play(source, agent, frames: int, folder: Path, heartbeat_s: float = HEARTBEA
     finally:
         if sound is not None:
             sound.close()
-    if sound is not None and sound.peak > 0:
-        mux(video.path, sound.path, folder / VIDEO)
-        described = f"aac from the game's own sound ({source.audio_rate} Hz, {source.audio_channels} channel(s))"
-    else:
-        mux(video.path, None, folder / VIDEO)
-        described = ("none: the engine gave only silence" + (" (ViZDoom mixes sound with OpenAL: apt-get install "
-                     "libopenal1)" if source.game == "Doom" else "")) if sound is not None else "none: no sound"
-    if sound is not None:
-        sound.path.unlink(missing_ok=True)
+    described = _mux(video, sound, source, folder)
     progress(f"playing {source.title}", frames, frames)
     pace = Pace(round(written / wall, 2), round(max_late, 4), late, round(max_gap, 4)) if realtime else None
     size = (source.size[0] * scale, source.size[1] * scale)

@@ -94,13 +94,7 @@ def build_gpt2_tokenizer(target: Path) -> Path:
     from transformers import GPT2TokenizerFast
 
     vocab, merges = vocab_and_merges(read_ranks(_tiktoken_asset()))
-    tok = GPT2TokenizerFast(
-        vocab=vocab,
-        merges=merges,
-        bos_token=EOT_TOKEN,
-        eos_token=EOT_TOKEN,
-        unk_token=EOT_TOKEN,
-    )
+    tok = GPT2TokenizerFast(vocab=vocab, merges=merges, bos_token=EOT_TOKEN, eos_token=EOT_TOKEN, unk_token=EOT_TOKEN)
     tok.model_max_length = 1024  # GPT-2's context
     with atomic_dir(target) as tmp:
         tok.save_pretrained(tmp)

@@ -147,30 +147,14 @@ def _latest_checkpoint(folder: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Fine-tune `cfg.base` on `cfg.corpus` into `cfg.out_root / cfg.name`."""
-    folder = cfg.out_root / cfg.name
-    checkpoints = folder / "checkpoints"
-    # refused before torch is imported: that alone takes most of a minute on a small machine
-    if folder.exists() and not cfg.resume:
-        raise InputError(str(folder), "a model with this name exists already; choose another --name or pass --resume")
-    if cfg.resume and not (checkpoints.is_dir() and _latest_checkpoint(checkpoints)):
-        raise InputError(str(checkpoints), "nothing to resume: no checkpoint there")
-
+def _training_args(cfg: TrainConfig, checkpoints: Path):
+    """transformers' TrainingArguments for `cfg`: evaluate and checkpoint every eval_steps, keep
+    the best by validation loss, bf16 on a GPU that has it."""
     import torch
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, default_data_collator
+    from transformers import TrainingArguments
 
-    from ripple.lm import models
-
-    lm = models.load_plain(cfg.base)
-    model, tokenizer = lm.model, lm.tokenizer
-    train_set, val_set, data = prepare(cfg, tokenizer)
-    if cfg.lora:
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, task_type="CAUSAL_LM"))
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    args = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
@@ -196,6 +180,30 @@ def train(cfg: TrainConfig) -> TrainResult:
         report_to=[],
         dataloader_num_workers=0,
     )
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Fine-tune `cfg.base` on `cfg.corpus` into `cfg.out_root / cfg.name`."""
+    folder = cfg.out_root / cfg.name
+    checkpoints = folder / "checkpoints"
+    # refused before torch is imported: that alone takes most of a minute on a small machine
+    if folder.exists() and not cfg.resume:
+        raise InputError(str(folder), "a model with this name exists already; choose another --name or pass --resume")
+    if cfg.resume and not (checkpoints.is_dir() and _latest_checkpoint(checkpoints)):
+        raise InputError(str(checkpoints), "nothing to resume: no checkpoint there")
+
+    from transformers import EarlyStoppingCallback, Trainer, default_data_collator
+
+    from ripple.lm import models
+
+    lm = models.load_plain(cfg.base)
+    model, tokenizer = lm.model, lm.tokenizer
+    train_set, val_set, data = prepare(cfg, tokenizer)
+    if cfg.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, task_type="CAUSAL_LM"))
+    args = _training_args(cfg, checkpoints)
     trainer = Trainer(
         model=model,
         args=args,
@@ -253,7 +261,7 @@ def write_model_folder(folder, model, tokenizer, cfg, base_info, data, metrics, 
 
 
 def loss_curve(history: list[dict], path: Path) -> Path:
-    from ripple.figures import pyplot, save
+    from ripple.plots import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))

@@ -15,7 +15,6 @@ that `narrate()` takes top to bottom:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ripple.config import GenerateConfig, check_fields, from_options
+from ripple.config import GenerateConfig, check_fields, from_options, to_json
 from ripple.errors import FieldError, InputError
 from ripple.generate import CommentaryRun, Progress, check_config, generate_config
 from ripple.narrate.lines import Candidates, Voicing
@@ -55,9 +54,7 @@ class NarrateConfig:
     output: Path | None = None  # also put the narrated MP4 (and its sidecars) here
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["generate"] = self.generate.to_dict()
-        return json.loads(json.dumps(data, default=str))
+        return to_json(self)
 
 
 @dataclass

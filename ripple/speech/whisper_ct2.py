@@ -142,7 +142,12 @@ def to_openai_state(variables: dict) -> tuple[dict, dict]:
     state["decoder.token_embedding.weight"] = t("decoder/embeddings/weight")
     state["decoder.positional_embedding"] = t("decoder/position_encodings/encodings")
     norm("decoder/layer_norm", "decoder.ln")
-    dims = {
+    return _dims(state, variables, layers), state
+
+
+def _dims(state: dict, variables: dict, layers: dict) -> dict:
+    """whisper's ModelDimensions of a converted state dict."""
+    return {
         "n_mels": state["encoder.conv1.weight"].shape[1],
         "n_audio_ctx": state["encoder.positional_embedding"].shape[0],
         "n_audio_state": state["encoder.positional_embedding"].shape[1],
@@ -154,7 +159,6 @@ def to_openai_state(variables: dict) -> tuple[dict, dict]:
         "n_text_head": int(variables["decoder/num_heads"]),
         "n_text_layer": len(layers["decoder"]),
     }
-    return dims, state
 
 
 def openai_checkpoint(name: str, cache: Path) -> Path:
