@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +155,42 @@ def test_existing_run_id_is_refused_and_kept(tiny_gpt2, tmp_path):
 def test_debug_variable_shows_the_traceback(tmp_path):
     result = run_cli("generate", str(tmp_path / "missing.yaml"), env={"RIPPLE_DEBUG": "1"})
     assert result.returncode != 0 and "Traceback" in result.stderr and "InputError" in result.stderr
+
+
+def test_version_is_the_one_the_package_was_built_with():
+    import importlib.metadata
+
+    import ripple
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"ripple {ripple.__version__}"
+    assert importlib.metadata.version("ripple-commentary") == ripple.__version__  # one version, read by hatch
+
+
+def test_env_reports_versions_and_names_what_is_missing(tmp_path):
+    import importlib.metadata
+
+    full = json.loads(run_cli("env", "--json").stdout)
+    assert full["packages"]["torch"]["version"] == importlib.metadata.version("torch")
+    assert full["programs"]["espeak-ng"]["path"] and full["programs"]["ffmpeg"]["version"].startswith("ffmpeg")
+    assert {m["name"] for m in full["models"]} >= {"smollm2-135m", "whisper tiny.en"}
+    # without espeak-ng and tesseract on PATH, both are named with how to get them
+    bare = json.loads(run_cli("env", "--json", env={"PATH": str(tmp_path)}).stdout)
+    assert bare["programs"]["espeak-ng"]["path"] is None
+    assert any(m.startswith("espeak-ng (") and "apt-get install espeak-ng" in m for m in bare["missing"])
+    assert any(m.startswith("tesseract (") for m in bare["missing"])
+    text = run_cli("env").stdout
+    assert f"Ripple {full['ripple']}" in text and "transformers" in text
+
+
+def test_shell_completion_offers_commands_and_choices():
+    ripple = Path(sys.executable).with_name("ripple")  # completion runs the installed script by its name
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_RIPPLE_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+        return subprocess.run([str(ripple)], env=env, capture_output=True, text=True, timeout=60).stdout.split()
+
+    assert complete("ripple gen") == ["generate"]
+    assert complete("ripple generate x.yaml --precision ") == ["fp32", "int8"]
+    assert "doom" in complete("ripple live ")

@@ -1,4 +1,4 @@
-"""Runs are recorded as they are written, and `ripple export --best` gives the best-of set
+"""Runs are recorded as they are written, and `ripple export best` gives the best-of set
 (JSON, Markdown) and, from narrated videos, a narrated best-of reel (real ffmpeg, espeak-ng)."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_export_best_picks_the_most_picked_line(tmp_path):
         add_comparison(conn, moment, shown, shown[1], who)
     line = conn.execute("SELECT text FROM candidates WHERE id = ?", (shown[1],)).fetchone()[0]
     conn.close()
-    result = run_here("export", "--best", "--db", str(db), "--out", str(tmp_path / "best"))
+    result = run_here("export", "best", "--db", str(db), "--out", str(tmp_path / "best"))
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "best" / "best.json").read_text())
     first = next(m for m in data["moments"] if m["moment_id"] == moment)

@@ -59,8 +59,8 @@ def _parsed(section: str, args: list[str], cwd) -> dict:
 
 def test_every_command_with_options_has_a_table():
     sections = {s for s, cmd in COMMANDS.items() if settable(cmd)}
-    assert {"generate", "narrate", "batch", "ingest", "transcribe", "train", "eval", "curate", "export",
-            "reward.train", "tune", "record.doom", "record.atari", "live.doom"} <= sections
+    assert {"generate", "narrate", "batch", "ingest", "transcribe", "train", "eval", "curate",
+            "reward.train", "tune", "record.doom", "record.atari", "live.doom", "export.best"} <= sections
     assert {"top_p", "top_k", "repetition_penalty"} <= set(settable(COMMANDS["narrate"])) & set(
         settable(COMMANDS["live.doom"])) & set(settable(COMMANDS["batch"]))  # no longer generate's alone
     assert "weights" in settable(COMMANDS["generate"]) and "stages" in settable(COMMANDS["batch"])

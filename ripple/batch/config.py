@@ -38,7 +38,7 @@ class BatchConfig:
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
-    transcribe_backend: str = "openai"
+    transcribe_backend: str = "faster"
     transcribe_model: str = "tiny.en"
 
     def stage_settings(self, stage: str) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def build_config(source: Path, out: Path, settings: Mapping[str, Mapping[str, An
         frames=from_options(FramesConfig, narrate), ocr=narrate.get("ocr") or "auto",
         voice=from_options(VoiceConfig, narrate), schedule=from_options(ScheduleConfig, narrate),
         render=from_options(RenderConfig, narrate),
-        transcribe_backend=transcribe.get("backend") or "openai", transcribe_model=transcribe.get("model") or "tiny.en",
+        transcribe_backend=transcribe.get("backend") or "faster", transcribe_model=transcribe.get("model") or "tiny.en",
     )
     check(cfg)
     return cfg

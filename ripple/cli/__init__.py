@@ -14,6 +14,7 @@ from pathlib import Path
 from ripple.cli import generate  # noqa: F401, I001
 from ripple.cli import corpus, lm  # noqa: F401
 from ripple.cli import batch, games, curate  # noqa: F401
+from ripple.cli import env  # noqa: F401
 from ripple.cli.app import app, main
 from ripple.cli.settings import Settings
 from ripple.cli.settings import load_settings as _load

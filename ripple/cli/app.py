@@ -50,6 +50,14 @@ record_app = group("record", "A scripted agent plays a real game: gameplay.mp4 a
                              "format of `generate` and `narrate --states`).")
 live_app = group("live", "Play a real game at its own speed and comment on it as it happens.")
 reward_app = group("reward", "The reward model that learns people's picks.")
+export_app = group("export", "What people picked, for use elsewhere: `ripple export best`.")
+
+
+def print_json(data) -> None:
+    """A command's result on stdout as JSON (--json), its messages staying on stderr."""
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _is_usage_error(exc: Exception) -> bool:

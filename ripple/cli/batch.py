@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal, Optional
@@ -12,7 +10,7 @@ import typer
 from rich.console import Console
 
 import ripple.cli.options as o
-from ripple.cli.app import batch_app, err
+from ripple.cli.app import batch_app, err, print_json
 from ripple.cli.settings import BatchCommand, Command
 
 
@@ -45,8 +43,9 @@ def batch_run(
     weight: o.Weight = None,
     every: Annotated[Optional[float], typer.Option(help="narrate: a keyframe at least every N seconds.",
                                                    show_default=False)] = None,
-    transcribe_backend: Annotated[Optional[Literal["openai", "faster"]], typer.Option(
-        help="transcribe: openai-whisper or faster-whisper.", show_default=False)] = None,
+    transcribe_backend: Annotated[Optional[Literal["faster", "openai"]], typer.Option(
+        help="transcribe: faster-whisper or openai-whisper.", show_default=False)] = None,
+    as_json: o.Json = False,
     **settings,
 ) -> None:
     """Run (or resume) a batch; exit code 0 when every job is done, 1 when some failed. Each stage
@@ -61,6 +60,10 @@ def batch_run(
     cfg = build_config(source, out, ctx.meta["ripple.settings"], flags)
     with progress_bar(err) as progress:
         result = run_batch(cfg, progress)
+    if as_json:
+        print_json({"out": str(out), "ran": result.ran, "done": result.done, "skipped": result.skipped,
+                    "failed": [{"input": i, "stage": s, "error": e} for i, s, e in result.failed],
+                    "seconds": round(result.seconds, 3)})
     err.print(f"{result.ran} jobs run ({result.done} done), {result.skipped} already done, "
               f"{len(result.failed)} failed, in {result.seconds:.1f} s; report: {out / 'report.html'}")
     for input_, stage_name, reason in result.failed:
@@ -84,9 +87,8 @@ def batch_status(out: Annotated[Path, typer.Argument(help="A batch's output fold
         manifest.close()
     if as_json:
         statuses = ("done", "failed", "running", "pending")
-        sys.stdout.write(json.dumps({"stages": {k: {s: v[s] for s in statuses} for k, v in summary.items()}, "failed": [
-            {"stage": j.stage, "input": j.input, "failures": j.failures, "error": j.error} for j in failed]},
-            indent=2) + "\n")
+        print_json({"stages": {k: {s: v[s] for s in statuses} for k, v in summary.items()}, "failed": [
+            {"stage": j.stage, "input": j.input, "failures": j.failures, "error": j.error} for j in failed]})
         return
     table = Table("stage", "done", "failed", "running", "pending", title=str(out))
     for stage_name, counts in sorted(summary.items()):

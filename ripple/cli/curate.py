@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 import ripple.cli.options as o
-from ripple.cli.app import app, err, reward_app
+from ripple.cli.app import app, err, export_app, print_json, reward_app
 from ripple.cli.settings import Command
 from ripple.config import DEFAULT_MODEL
-from ripple.errors import RippleError
 from ripple.voice import VoiceConfig
 
 
@@ -41,24 +41,26 @@ def curate_command(
     serve(CurateConfig(db=db, host=host, port=port, who=who, choices=choices, scan=scan), announce)
 
 
-@app.command("export", cls=Command)
-def export_command(
-    best: Annotated[bool, typer.Option("--best", help="The best-of set people picked (the only export so far).")] =
-        False,
+@export_app.command("best", cls=Command)
+def export_best_command(
     db: Annotated[Path, typer.Option(help="The store.")] = Path("outputs/ripple.db"),
     out: Annotated[Path, typer.Option(help="Folder for best.json, best.md and reel.mp4 (replaced whole).")] =
         Path("outputs/best"),
     reel: Annotated[bool, typer.Option(help="Cut and narrate a best-of reel where moments come from videos.")] = True,
-    voice: Annotated[str, typer.Option(help="The reel's voice: auto, piper, espeak-ng.")] = "auto",
+    voice: o.Voice = "auto",
+    as_json: o.Json = False,
     config: o.Config = None,
 ) -> None:
-    """The best-of set as JSON and Markdown, and a narrated best-of reel where there are videos."""
+    """The best-of set people picked, as JSON and Markdown, and a narrated best-of reel where
+    moments come from videos."""
     from rich.markup import escape
-    if not best:
-        raise RippleError("--best: say what to export (`ripple export --best`)")
+
     from ripple.curate.export import ExportConfig, export_best
 
     result = export_best(ExportConfig(db=db, out=out, reel=reel, voice=VoiceConfig(backend=voice)))
+    if as_json:
+        print_json({"folder": str(result.folder), "moments": len(result.moments), "reel": bool(result.reel),
+                    "reel_lines": result.reel_lines})
     reel_note = f", reel.mp4 ({result.reel_lines} lines)" if result.reel else ""
     err.print(f"[green]wrote[/] {escape(str(result.folder))}/best.json, best.md{reel_note}: "
               f"{len(result.moments)} moments", highlight=False)
@@ -75,6 +77,7 @@ def reward_train(
     learning_rate: Annotated[float, typer.Option()] = 3e-5,
     max_tokens: Annotated[int, typer.Option(help="Tokens of moment and line read.")] = 128,
     seed: o.Seed = 0,
+    as_json: o.Json = False,
     config: o.Config = None,
 ) -> None:
     """Train the reward model on the stored comparisons; report its held-out accuracy."""
@@ -87,6 +90,9 @@ def reward_train(
     with progress_bar(err) as progress:
         report = train_reward(cfg, progress)
     h, c = report.held_out, report.canaries
+    if as_json:
+        print_json({"folder": str(report.folder), "held_out": asdict(h), "canaries": c,
+                    "train_sets": report.train_sets, "all_bad": report.all_bad})
     err.print(f"held-out accuracy: the pick above each other line {h.pairwise:.0%} of {h.pairs} pairs (chance 50%); "
               f"the pick first {h.top1:.0%} of {h.sets} sets (chance {h.chance_top1:.0%})", highlight=False)
     err.print(f"canary pairs the right way round: {c['right']} of {c['pairs']} ("
@@ -129,6 +135,7 @@ def tune_command(
         show_default=False)] = None,
     win_samples: Annotated[int, typer.Option(help="Lines sampled per held-out moment for the win rate.")] = 4,
     seed: o.Seed = 0,
+    as_json: o.Json = False,
     config: o.Config = None,
 ) -> None:
     """Preference tuning (DPO) behind sign guards: towards the reward model's taste, or with
@@ -159,6 +166,9 @@ def _tune_self(v: dict) -> None:
         seed=v["seed"], guards=GuardConfig(min_canaries=_given(v, "min_canaries", 0.9), kl_bound=v["kl_bound"]))
     with progress_bar(err) as progress:
         done = tune_self(cfg, progress)
+    if v["as_json"]:
+        print_json({"folder": str(done.folder), "pairs": done.pairs, "preflight": done.preflight,
+                    "history": done.history})
     first, last = done.history[0], done.history[-1]
     c = done.preflight["canaries"]
     err.print(f"{done.pairs} pairs from {done.moments - done.held} moments; canaries ranked right by the scorers "
@@ -184,6 +194,8 @@ def _tune_people(v: dict) -> None:
                                         kl_bound=v["kl_bound"]))
     with progress_bar(err) as progress:
         result = tune(cfg, progress)
+    if v["as_json"]:
+        print_json({"folder": str(result.folder), "metrics": result.metrics, "history": result.history})
     m, final = result.metrics, result.metrics["final"]
     err.print(f"win rate over the base under the reward model: {m['win_rate']:.0%} of {m['samples']} samples; "
               f"agreement with held-out picks {result.history[0]['agreement']:.0%} -> {final['agreement']:.0%}; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -9,10 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 
 import ripple.cli.options as o
-from ripple.cli.app import err, live_app, record_app
+from ripple.cli.app import err, live_app, print_json, record_app
 from ripple.cli.settings import Command
 
 def _record(game: str, scenario: str, values: dict) -> None:
+    """Record a game; with --json, print what was recorded."""
     from ripple.config import from_options
     from ripple.games.record import RecordConfig, check, record
     from ripple.show import progress_bar
@@ -22,6 +24,10 @@ def _record(game: str, scenario: str, values: dict) -> None:
     with progress_bar(err) as progress:
         rec = record(cfg, progress)
     played = rec.played
+    if values.get("as_json"):
+        print_json({"folder": str(rec.folder), "frames": played.frames, "fps": played.fps, "size": played.size,
+                    "sound": played.sound, "moments": len(played.moments), "events": played.event_kinds(),
+                    "wall_s": played.wall_s})
     kinds = ", ".join(f"{k} {v}" for k, v in played.event_kinds().items()) or "none"
     err.print("[green]wrote[/] " + escape(
         f"{rec.folder}/gameplay.mp4 ({played.frames} frames, {played.size[0]}x{played.size[1]} at {played.fps} fps; "
@@ -35,6 +41,7 @@ def record_doom(
     ctx: typer.Context,
     scenario: Annotated[str, typer.Option(help="A ViZDoom scenario: deadly_corridor, defend_the_center, "
                                                "defend_the_line, deathmatch, freedoom1, ...")] = "deadly_corridor",
+    as_json: o.Json = False,
     **settings,
 ) -> None:
     """Doom through ViZDoom (Freedoom's artwork): the agent turns on the nearest enemy and shoots."""
@@ -47,6 +54,7 @@ def record_atari(
     ctx: typer.Context,
     game: Annotated[str, typer.Option(help="An Atari 2600 game bundled with ale-py: breakout, pong, "
                                            "space_invaders, ...")],
+    as_json: o.Json = False,
     **settings,
 ) -> None:
     """An Atari 2600 game through the Arcade Learning Environment, played by simple rules."""
@@ -76,6 +84,7 @@ def live_doom(
                                                  "for it to end.")] = True,
     threads: Annotated[int, typer.Option(help="Torch threads for generation with --backend transformers "
                                               "(0: torch's choice); CTranslate2 uses one.")] = 1,
+    as_json: o.Json = False,
     **settings,
 ) -> None:
     """Doom at 35 tics a second with live commentary: lines spoken into narration.wav, the session's video,
@@ -87,11 +96,15 @@ def live_doom(
     check_live(cfg)  # refusals before the progress bar draws
     with progress_bar(err) as progress:
         session = live(cfg, progress)
-    _print_session(session)
+    if as_json:
+        print_json({"folder": str(session.folder), "latency": asdict(session.latency), "drops": session.drops,
+                    "offered": session.offered, "ahead": session.ahead, "spoken": [
+                        {"at": round(s.start - session.played.started, 3), "text": s.text} for s in session.spoken]})
+    _print_session(session, quiet=as_json)
 
 
-def _print_session(session) -> None:
-    for s in session.spoken:
+def _print_session(session, quiet: bool = False) -> None:
+    for s in session.spoken if not quiet else []:
         Console().print(f"{s.start - session.played.started:6.1f}s  {s.text}", markup=False, highlight=False)
     pace = session.played.pace
     err.print(f"{session.latency.line()}; {len(session.spoken)} lines from {session.offered} moments "

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 import ripple.cli.options as o
-from ripple.cli.app import app, err
+from ripple.cli.app import app, err, print_json
 from ripple.cli.settings import Command
 from ripple.config import DEFAULT_MODEL
 
@@ -35,6 +35,7 @@ def train_command(
     gradient_checkpointing: Annotated[bool, typer.Option()] = False,
     seed: o.Seed = 0,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its newest checkpoint.")] = False,
+    as_json: o.Json = False,
     config: o.Config = None,
 ) -> None:
     """Fine-tune a commentary model on a transcript corpus."""
@@ -47,6 +48,8 @@ def train_command(
         gradient_checkpointing=gradient_checkpointing, seed=seed, resume=resume,
     )
     result = train(cfg)
+    if as_json:
+        print_json({"folder": str(result.folder), "metrics": result.metrics})
     if result.metrics:
         m = result.metrics
         before = f" (base {m['base_eval_perplexity']:.1f})" if "base_eval_perplexity" in m else ""

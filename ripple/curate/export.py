@@ -1,4 +1,4 @@
-"""`ripple export --best`: the best-of set people picked, as best.json and best.md, and
+"""`ripple export best`: the best-of set people picked, as best.json and best.md, and
 where the moments come from videos, a narrated best-of reel.
 
 A moment's best line is the candidate people picked most often (the latest pick breaks a

@@ -48,8 +48,12 @@ EMBEDDED: dict[str, Embedded] = {
 
 
 def cache_root() -> Path:
-    """Where converted models and tokenizers live: $RIPPLE_CACHE or ~/.cache/ripple."""
-    return Path(os.environ.get("RIPPLE_CACHE") or Path.home() / ".cache" / "ripple")
+    """Where converted models, tokenizers and voice clips live: $RIPPLE_CACHE, else
+    $XDG_CACHE_HOME/ripple, else ~/.cache/ripple."""
+    if os.environ.get("RIPPLE_CACHE"):
+        return Path(os.environ["RIPPLE_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "ripple"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ LOOP_MAX_N = 8  # longest phrase (in words) checked for back-to-back repeats
 class TranscribeConfig:
     media: list[Path]
     out: Path = Path("outputs/transcripts.jsonl")
-    backend: str = "openai"  # "openai" (openai-whisper) or "faster" (faster-whisper)
+    backend: str = "faster"  # "faster" (faster-whisper, in the transcribe extra) or "openai" (openai-whisper)
     model: str = "tiny.en"  # packaged model name or a CTranslate2 folder
     game: str | None = None  # default: from the file name
     language: str | None = "en"
