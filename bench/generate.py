@@ -26,7 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ripple.lm import models  # noqa: E402
+from ripple.lm import models, packaged  # noqa: E402
 from ripple.config import SamplingConfig  # noqa: E402
 from ripple.lm.sampling import _stop_token_ids, encode_prompt, sample  # noqa: E402
 from ripple.lm.prompting import find_template, render, to_prompt  # noqa: E402
@@ -122,7 +122,7 @@ def main() -> None:
 
     torch.set_num_threads(os.cpu_count() or 2)
     folder = models.embedded_folder("smollm2-135m")
-    gguf = models._package_file(models.EMBEDDED["smollm2-135m"])
+    gguf = packaged.package_file(packaged.EMBEDDED["smollm2-135m"])
     lm = models.load("smollm2-135m", "fp32")
     texts = prompts(lm.tokenizer, args.prompts)
     makers = {

