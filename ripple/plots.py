@@ -115,11 +115,12 @@ def timeline_chart(duration: float, loudness, window_s: float, moments, lines, d
     return save(fig, path)
 
 
-def latency_chart(duration: float, spans, events, aim_s: float, path: Path) -> Path:
+def latency_chart(duration: float, spans, events, aim_s: float, path: Path, silence: str = "") -> Path:
     """Write a PNG of a live session: each spoken event's time from the event to the first
     audio of its line (written ahead or after it), against the aim and the session's p50 and
     p95, over the lines as they were heard (those cut short in another colour). `events`: (time, latency,
-    written ahead) per spoken event; `spans`: (start, end, cut short) per line heard."""
+    written ahead) per spoken event; `spans`: (start, end, cut short) per line heard; `silence`:
+    the silence between lines, said under the lines."""
     import numpy as np
 
     plt = pyplot()
@@ -146,6 +147,8 @@ def latency_chart(duration: float, spans, events, aim_s: float, path: Path) -> P
     bottom.legend(loc="upper right", fontsize=7, ncols=2, frameon=False, bbox_to_anchor=(1, -0.35))
     bottom.set_yticks([])
     bottom.set_ylabel("heard", fontsize=8)
+    if silence:
+        bottom.set_title(silence, fontsize=8, loc="left")
     bottom.set_xlim(0, duration)
     bottom.set_xlabel("seconds")
     fig.tight_layout()

@@ -71,6 +71,24 @@ def test_latency_is_measured_from_the_event_to_the_first_audio(session):
     drops = latency["drops"]
     assert set(drops) == {"stale", "superseded", "overflow", "unused", "no_line"}
     assert latency["offered"] == latency["spoken"] + sum(drops.values())  # every moment accounted for
+    # the silence between lines, measured on the same spans the narration was mixed from
+    silence, origin = latency["silence"], session.played.started
+    gaps = [b.start - a.end for a, b in zip(session.spoken, session.spoken[1:]) if b.start > a.end]
+    assert silence["gaps"] == len(gaps) and (not gaps or silence["max_s"] == pytest.approx(max(gaps), abs=1e-3))
+    length = session.played.frames / 35
+    heard = sum(max(0.0, min(s.end - origin, length) - max(s.start - origin, 0.0)) for s in session.spoken)
+    assert 0 < silence["spoken_share"] <= 1 and silence["spoken_share"] == pytest.approx(heard / length, abs=2e-3)
+
+
+def test_silence_between_lines_counts_gaps_and_overlaps_once():
+    from ripple.games.live import silence_of
+
+    s = silence_of([(1.0, 3.0), (3.5, 5.0), (5.0, 6.0), (10.0, 12.0)], 20.0)
+    assert (s.gaps, s.mean_s, s.max_s, s.spoken_share) == (2, 2.25, 4.0, 0.325)
+    assert silence_of([(0.0, 5.0), (4.0, 8.0)], 10.0).spoken_share == 0.8  # overlap heard once
+    assert silence_of([(18.0, 25.0)], 20.0).spoken_share == 0.1  # past the session's end: not counted
+    quiet = silence_of([], 10.0)
+    assert quiet.gaps == 0 and quiet.mean_s is None and quiet.spoken_share == 0.0
 
 
 def test_the_session_folder_holds_video_timeline_and_narration(session):

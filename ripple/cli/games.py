@@ -97,7 +97,8 @@ def live_doom(
     with progress_bar(err) as progress:
         session = live(cfg, progress)
     if as_json:
-        print_json({"folder": str(session.folder), "latency": asdict(session.latency), "drops": session.drops,
+        print_json({"folder": str(session.folder), "latency": asdict(session.latency),
+                    "silence": asdict(session.silence), "drops": session.drops,
                     "offered": session.offered, "ahead": session.ahead, "spoken": [
                         {"at": round(s.start - session.played.started, 3), "text": s.text} for s in session.spoken]})
     _print_session(session, quiet=as_json)
@@ -107,7 +108,7 @@ def _print_session(session, quiet: bool = False) -> None:
     for s in session.spoken if not quiet else []:
         Console().print(f"{s.start - session.played.started:6.1f}s  {s.text}", markup=False, highlight=False)
     pace = session.played.pace
-    err.print(f"{session.latency.line()}; {len(session.spoken)} lines from {session.offered} moments "
+    err.print(f"{session.latency.line()}; {session.silence.line()}; {len(session.spoken)} lines from {session.offered} moments "
               f"(dropped: " + ", ".join(f"{k} {v}" for k, v in session.drops.items()) + f"); game at "
               f"{pace.frames_per_s:.1f} frames/s, {pace.late_frames} frames late", markup=False, highlight=False)
     if session.ahead:

@@ -58,6 +58,40 @@ class Latency:
 
 
 @dataclass
+class Silence:
+    """The quiet between spoken lines, over a session of `length_s` seconds."""
+
+    gaps: int  # silences between one line's end and the next one's start
+    mean_s: float | None
+    p95_s: float | None
+    max_s: float | None
+    spoken_share: float  # of the session, the share with a line being heard
+
+    def line(self) -> str:
+        if not self.gaps:
+            return f"{self.spoken_share:.0%} of the session spoken"
+        return (f"silence between lines: mean {self.mean_s:.2f} s, p95 {self.p95_s:.2f} s, max {self.max_s:.2f} s; "
+                f"{self.spoken_share:.0%} of the session spoken")
+
+
+def silence_of(spans: list[tuple[float, float]], length_s: float) -> Silence:
+    """Silence between the spoken `spans` ((start, end), seconds into the session, in time
+    order; a line cut short ends where it was cut), and the share of `length_s` spoken."""
+    spans = sorted((max(0.0, a), min(b, length_s)) for a, b in spans if b > a)
+    gaps, heard, reach = [], 0.0, None
+    for start, end in spans:
+        if reach is not None and start > reach:
+            gaps.append(start - reach)
+        heard += max(0.0, end - max(start, reach if reach is not None else start))
+        reach = end if reach is None else max(reach, end)
+    share = round(heard / length_s, 3) if length_s > 0 else 0.0
+    if not gaps:
+        return Silence(0, None, None, None, share)
+    return Silence(len(gaps), round(sum(gaps) / len(gaps), 3), round(percentile(gaps, 95), 3), round(max(gaps), 3),
+                   share)
+
+
+@dataclass
 class LiveSession:
     config: LiveConfig
     folder: Path
@@ -68,6 +102,7 @@ class LiveSession:
     offered: int
     warm_up_s: float
     ahead: dict[str, int] = field(default_factory=dict)  # lines written ahead: written, used, stopped, ...
+    silence: Silence | None = None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -164,6 +199,8 @@ def _session(cfg: LiveConfig, module, progress: Progress, lm) -> LiveSession:
         session = LiveSession(cfg, folder, played, commentator.spoken, latency_of(commentator.spoken),
                               asdict(commentator.drops), commentator.offered, round(warm, 3),
                               asdict(commentator.ahead.counts) if commentator.likely else {})
+        session.silence = silence_of([(s.start - played.started, s.end - played.started) for s in commentator.spoken],
+                                     played.frames / played.fps)
         _write(session, tmp, run_id)
     return session
 
@@ -187,8 +224,9 @@ def _write(session: LiveSession, tmp: Path, run_id: str) -> None:
     (tmp / "narrated.srt").write_text(to_srt(lines))
     latency_chart(length, [(l.start, l.end, s.cut) for l, s in zip(lines, session.spoken)],
                   [(s.shown - origin, s.latency, s.ahead_s is not None) for s in session.spoken if s.moment.events],
-                  HEARD_WITHIN_S, tmp / "latency.png")
-    latency = asdict(session.latency) | {"drops": session.drops, "offered": session.offered,
+                  HEARD_WITHIN_S, tmp / "latency.png", session.silence.line())
+    latency = asdict(session.latency) | {"silence": asdict(session.silence), "drops": session.drops,
+                                         "offered": session.offered,
                                          "spoken": len(session.spoken), "written_ahead": session.ahead,
                                          "pace": asdict(played.pace)}
     (tmp / "latency.json").write_text(json.dumps(latency, indent=2) + "\n")
