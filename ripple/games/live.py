@@ -77,10 +77,10 @@ class Silence:
 def silence_of(spans: list[tuple[float, float]], length_s: float) -> Silence:
     """Silence between the spoken `spans` ((start, end), seconds into the session, in time
     order; a line cut short ends where it was cut), and the share of `length_s` spoken."""
-    spans = sorted((max(0.0, a), min(b, length_s)) for a, b in spans if b > a)
+    spans = sorted((a, b) for a, b in ((max(0.0, a), min(b, length_s)) for a, b in spans) if b > a)
     gaps, heard, reach = [], 0.0, None
     for start, end in spans:
-        if reach is not None and start > reach:
+        if reach is not None and start > reach + 1e-6:  # lines back to back differ in the last digit
             gaps.append(start - reach)
         heard += max(0.0, end - max(start, reach if reach is not None else start))
         reach = end if reach is None else max(reach, end)
