@@ -117,3 +117,10 @@ def test_gemma3_270m_is_a_packaged_base_model_with_its_terms(tmp_path):
                       "--candidates", "2", "--max-new-tokens", "12", "--json")
     assert result.returncode == 0, result.stderr
     assert all(m["line"] for m in json.loads(result.stdout)["moments"][1:])
+    # the same file named by its path, as a llama.cpp user would: converted on its own, the same weights
+    gguf = packaged.package_file(packaged.EMBEDDED["gemma3-270m"])
+    assert models.resolve(str(gguf)).kind == "gguf"
+    by_path = models.load_plain(str(gguf))
+    ids = lm.tokenizer("The Imp throws a fireball", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.allclose(by_path.model(ids).logits, lm.model(ids).logits, atol=1e-4)
