@@ -11,13 +11,11 @@ the same stop rule (a newline or the closing quote) for every engine:
   ripple-ct2-int8  --backend ctranslate2 --precision int8
   pipeline         transformers pipeline("text-generation"), one candidate per call
   llama.cpp        llama-cpp-python on the GGUF file itself, one completion after another
-  llama.cpp-batch  llama.cpp's batch API: the prompt decoded once, its KV cache copied to N
-                   sequences that are decoded together, as llama.cpp's `batched` example does
 
 Each engine runs in a process of its own, so that its peak resident memory (RSS) is its own;
 each figure is the best of --repeats runs (default 3). Ratios are against the best llama.cpp
 figure at each N.
-Run:  .venv/bin/python bench/generate.py [--n 1 4 8 16] [--prompts 3] [--engines ripple-ct2 llama.cpp-batch]
+Run:  .venv/bin/python bench/generate.py [--n 1 4 8 16] [--prompts 3] [--engines ripple-ct2 llama.cpp]
 Needs llama-cpp-python for the llama.cpp columns (pip install llama-cpp-python; `make bench` does).
 """
 
@@ -106,85 +104,6 @@ def make_llama_cpp(gguf: Path):
     return run
 
 
-def make_llama_cpp_batched(gguf: Path):
-    """llama.cpp's batch API, as its `batched` example uses it: the prompt decoded once into
-    sequence 0, its KV cache copied to sequences 1..N-1, then one token for every live sequence
-    per decode call, each sampled by its own sampler chain (the same settings as the others)."""
-    try:
-        import llama_cpp
-        from llama_cpp import Llama
-    except ImportError:
-        return None
-    llm = Llama(model_path=str(gguf), n_ctx=4096, n_batch=512, n_seq_max=16, n_threads=os.cpu_count() or 2,
-                verbose=False, seed=0)
-    ctx, model = llm.ctx, llm.model
-    vocab = llama_cpp.llama_model_get_vocab(model)
-    stops = {tok for s in STOPS for tok in llm.tokenize(s.encode(), add_bos=False, special=False)[-1:]}
-    stops.add(llama_cpp.llama_vocab_eos(vocab))
-
-    def chain(seed: int):
-        params = llama_cpp.llama_sampler_chain_default_params()
-        smpl = llama_cpp.llama_sampler_chain_init(params)
-        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_penalties(
-            64, SAMPLING["repetition_penalty"], 0.0, 0.0))
-        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_top_k(SAMPLING["top_k"]))
-        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_top_p(SAMPLING["top_p"], 1))
-        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_temp(SAMPLING["temperature"]))
-        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_dist(seed))
-        return smpl
-
-    def run(texts, n):
-        tokens = 0
-        batch = llama_cpp.llama_batch_init(max(512, n), 0, n)
-        memory = llama_cpp.llama_get_memory(ctx)
-        for i, text in enumerate(texts):
-            llama_cpp.llama_memory_clear(memory, True)
-            prompt = llm.tokenize(text.encode(), add_bos=True, special=True)
-            batch.n_tokens = 0
-            for pos, tok in enumerate(prompt):
-                _add(batch, tok, pos, [0], pos == len(prompt) - 1)
-            if llama_cpp.llama_decode(ctx, batch) != 0:
-                raise RuntimeError("llama_decode failed on the prompt")
-            for seq in range(1, n):
-                llama_cpp.llama_memory_seq_cp(memory, 0, seq, -1, -1)
-            samplers = [chain(1000 * i + j) for j in range(n)]
-            logits_at = [batch.n_tokens - 1] * n
-            live, pos = list(range(n)), len(prompt)
-            for _ in range(MAX_NEW_TOKENS):
-                batch.n_tokens = 0
-                still = []
-                for seq in live:
-                    tok = llama_cpp.llama_sampler_sample(samplers[seq], ctx, logits_at[seq])
-                    tokens += 1
-                    if tok in stops:
-                        continue
-                    logits_at[seq] = batch.n_tokens
-                    _add(batch, tok, pos, [seq], True)
-                    still.append(seq)
-                live = still
-                if not live:
-                    break
-                if llama_cpp.llama_decode(ctx, batch) != 0:
-                    raise RuntimeError("llama_decode failed")
-                pos += 1
-            for smpl in samplers:
-                llama_cpp.llama_sampler_free(smpl)
-        llama_cpp.llama_batch_free(batch)
-        return tokens
-
-    return run
-
-
-def _add(batch, token: int, pos: int, seqs: list[int], logits: bool) -> None:
-    """llama.cpp's common_batch_add."""
-    k = batch.n_tokens
-    batch.token[k], batch.pos[k], batch.n_seq_id[k] = token, pos, len(seqs)
-    for j, seq in enumerate(seqs):
-        batch.seq_id[k][j] = seq
-    batch.logits[k] = logits
-    batch.n_tokens += 1
-
-
 def timed(fn, texts, n, repeats):
     """Best of `repeats` wall times (the least disturbed run) and the tokens made then."""
     best = None
@@ -212,7 +131,7 @@ def make_engine(name: str):
         return (lambda t, n: run_ripple(lm, t, n)), lm.tokenizer
     if name == "pipeline":
         return make_pipeline(folder), lm.tokenizer
-    return (make_llama_cpp(gguf) if name == "llama.cpp" else make_llama_cpp_batched(gguf)), lm.tokenizer
+    return make_llama_cpp(gguf), lm.tokenizer
 
 
 def worker(name: str, ns: list[int], prompt_count: int, repeats: int) -> dict:
@@ -233,7 +152,7 @@ def worker(name: str, ns: list[int], prompt_count: int, repeats: int) -> dict:
             "prompt_tokens": statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts), "prompts": len(texts)}
 
 
-ENGINES = ["ripple", "ripple-int8", "ripple-ct2", "ripple-ct2-int8", "pipeline", "llama.cpp", "llama.cpp-batch"]
+ENGINES = ["ripple", "ripple-int8", "ripple-ct2", "ripple-ct2-int8", "pipeline", "llama.cpp"]
 
 
 def main() -> None:
