@@ -11,6 +11,8 @@ the same stop rule (a newline or the closing quote) for every engine:
   ripple-ct2-int8  --backend ctranslate2 --precision int8
   pipeline         transformers pipeline("text-generation"), one candidate per call
   llama.cpp        llama-cpp-python on the GGUF file itself, one completion after another
+  llama.cpp-batch  llama.cpp's batch API: the prompt decoded once, its KV cache copied to N
+                   sequences that are decoded together, as llama.cpp's `batched` example does
 
 Each engine runs in a process of its own, so that its peak resident memory (RSS) is its own;
 each figure is the best of --repeats runs (default 3). Ratios are against the best llama.cpp
@@ -104,6 +106,90 @@ def make_llama_cpp(gguf: Path):
     return run
 
 
+def make_llama_cpp_batched(gguf: Path):
+    """llama.cpp's batch API, as its `batched` example uses it: the prompt decoded once into
+    sequence 0, its KV cache copied to sequences 1..N-1, then one token for every live sequence
+    per decode call, each sampled by its own sampler chain (the same settings as the others)."""
+    try:
+        import llama_cpp
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    llm = Llama(model_path=str(gguf), n_ctx=512, verbose=False, seed=0)  # the model and its tokenizer
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx, params.n_batch, params.n_seq_max, params.kv_unified = 4096, 512, 16, True
+    params.n_threads = params.n_threads_batch = os.cpu_count() or 2
+    model = llm.model
+    ctx = llama_cpp.llama_init_from_model(model, params)  # 16 sequences sharing one KV cache
+    vocab = llama_cpp.llama_model_get_vocab(model)
+    stops = {tok for s in STOPS for tok in llm.tokenize(s.encode(), add_bos=False, special=False)[-1:]}
+    stops.add(llama_cpp.llama_vocab_eos(vocab))
+
+    def chain(seed: int):
+        params = llama_cpp.llama_sampler_chain_default_params()
+        smpl = llama_cpp.llama_sampler_chain_init(params)
+        n_vocab = () if len(llama_cpp.llama_sampler_init_penalties.argtypes) == 4 else (
+            llama_cpp.llama_vocab_n_tokens(vocab),)  # some releases take the vocabulary's size first
+        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_penalties(
+            *n_vocab, 64, SAMPLING["repetition_penalty"], 0.0, 0.0))
+        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_top_k(SAMPLING["top_k"]))
+        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_top_p(SAMPLING["top_p"], 1))
+        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_temp(SAMPLING["temperature"]))
+        llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_dist(seed))
+        return smpl
+
+    def run(texts, n):
+        tokens = 0
+        batch = llama_cpp.llama_batch_init(max(512, n), 0, n)
+        memory = llama_cpp.llama_get_memory(ctx)
+        for i, text in enumerate(texts):
+            llama_cpp.llama_memory_clear(memory, True)
+            prompt = llm.tokenize(text.encode(), add_bos=True, special=True)
+            batch.n_tokens = 0
+            for pos, tok in enumerate(prompt):
+                _add(batch, tok, pos, [0], pos == len(prompt) - 1)
+            if llama_cpp.llama_decode(ctx, batch) != 0:
+                raise RuntimeError("llama_decode failed on the prompt")
+            for seq in range(1, n):
+                llama_cpp.llama_memory_seq_cp(memory, 0, seq, -1, -1)
+            samplers = [chain(1000 * i + j) for j in range(n)]
+            logits_at = [batch.n_tokens - 1] * n
+            live, pos = list(range(n)), len(prompt)
+            for _ in range(MAX_NEW_TOKENS):
+                batch.n_tokens = 0
+                still = []
+                for seq in live:
+                    tok = llama_cpp.llama_sampler_sample(samplers[seq], ctx, logits_at[seq])
+                    tokens += 1
+                    if tok in stops:
+                        continue
+                    logits_at[seq] = batch.n_tokens
+                    _add(batch, tok, pos, [seq], True)
+                    still.append(seq)
+                live = still
+                if not live:
+                    break
+                if llama_cpp.llama_decode(ctx, batch) != 0:
+                    raise RuntimeError("llama_decode failed")
+                pos += 1
+            for smpl in samplers:
+                llama_cpp.llama_sampler_free(smpl)
+        llama_cpp.llama_batch_free(batch)
+        return tokens
+
+    return run
+
+
+def _add(batch, token: int, pos: int, seqs: list[int], logits: bool) -> None:
+    """llama.cpp's common_batch_add."""
+    k = batch.n_tokens
+    batch.token[k], batch.pos[k], batch.n_seq_id[k] = token, pos, len(seqs)
+    for j, seq in enumerate(seqs):
+        batch.seq_id[k][j] = seq
+    batch.logits[k] = logits
+    batch.n_tokens += 1
+
+
 def timed(fn, texts, n, repeats):
     """Best of `repeats` wall times (the least disturbed run) and the tokens made then."""
     best = None
@@ -117,29 +203,29 @@ def timed(fn, texts, n, repeats):
 
 
 def make_engine(name: str):
-    """(the engine's run(texts, n) -> tokens, the tokenizer prompts are rendered with) or (None, None)."""
+    """(the engine's run(texts, n) -> tokens, the tokenizer prompts are rendered with) or (None, None).
+    llama.cpp's engines never import torch: the two OpenMP runtimes in one process crash it."""
+    gguf = packaged.package_file(packaged.EMBEDDED["smollm2-135m"])
+    folder = models.embedded_folder("smollm2-135m")
+    if name.startswith("llama.cpp"):
+        return (make_llama_cpp(gguf) if name == "llama.cpp" else make_llama_cpp_batched(gguf)), None
     import torch
 
     torch.set_num_threads(os.cpu_count() or 2)
-    folder = models.embedded_folder("smollm2-135m")
-    gguf = packaged.package_file(packaged.EMBEDDED["smollm2-135m"])
     backend, precision = {"ripple": ("transformers", "fp32"), "ripple-int8": ("transformers", "int8"),
                           "ripple-ct2": ("ctranslate2", "fp32"),
                           "ripple-ct2-int8": ("ctranslate2", "int8")}.get(name, ("transformers", "fp32"))
     lm = models.load("smollm2-135m", precision, backend)
     if name.startswith("ripple"):
         return (lambda t, n: run_ripple(lm, t, n)), lm.tokenizer
-    if name == "pipeline":
-        return make_pipeline(folder), lm.tokenizer
-    return make_llama_cpp(gguf), lm.tokenizer
+    return make_pipeline(folder), lm.tokenizer
 
 
-def worker(name: str, ns: list[int], prompt_count: int, repeats: int) -> dict:
+def worker(name: str, ns: list[int], texts: list[str], repeats: int) -> dict:
     """One engine's figures at each N, in this process (whose peak RSS is the engine's)."""
-    fn, tokenizer = make_engine(name)
+    fn, _ = make_engine(name)
     if fn is None:
         return {"engine": name, "missing": True}
-    texts = prompts(tokenizer, prompt_count)
     fn(texts[:1], 2)  # warm-up: first calls pay one-off costs
     rows = {}
     for n in ns:
@@ -148,11 +234,10 @@ def worker(name: str, ns: list[int], prompt_count: int, repeats: int) -> dict:
         print(f"  N={n:<3} {name:16s} {seconds:7.2f} s  {tokens:5d} tokens", file=sys.stderr)
     import resource
 
-    return {"engine": name, "rows": rows, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "prompt_tokens": statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts), "prompts": len(texts)}
+    return {"engine": name, "rows": rows, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-ENGINES = ["ripple", "ripple-int8", "ripple-ct2", "ripple-ct2-int8", "pipeline", "llama.cpp"]
+ENGINES = ["ripple", "ripple-int8", "ripple-ct2", "ripple-ct2-int8", "pipeline", "llama.cpp", "llama.cpp-batch"]
 
 
 def main() -> None:
@@ -165,14 +250,26 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.n, args.prompts, args.repeats)))
+        print(json.dumps(worker(args.worker, args.n, json.loads(args.texts.read_text()), args.repeats)))
         return
+    # The prompts are rendered here, once, with the model's own chat template: llama.cpp's worker
+    # must not import torch (through transformers), whose OpenMP runtime crashes llama.cpp's.
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(models.embedded_folder("smollm2-135m"))
+    texts = prompts(tokenizer, args.prompts)
+    prompt_tokens = statistics.mean(len(tokenizer(t)["input_ids"]) for t in texts)
+    shared = Path(tempfile.mkdtemp(prefix="ripple-bench-")) / "prompts.json"
+    shared.write_text(json.dumps(texts))
     results = {}
     for name in args.engines:  # one after another: two engines side by side would share the cores
-        done = subprocess.run([sys.executable, __file__, "--worker", name, "--n", *map(str, args.n), "--prompts",
-                               str(args.prompts), "--repeats", str(args.repeats)], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, __file__, "--worker", name, "--n", *map(str, args.n), "--texts",
+                               str(shared), "--repeats", str(args.repeats)], capture_output=True, text=True)
         sys.stderr.write(done.stderr[-2000:] if done.returncode else "".join(
             line + "\n" for line in done.stderr.splitlines() if line.startswith("  N=")))
         if done.returncode != 0:
@@ -183,18 +280,17 @@ def main() -> None:
             print(f"{name}: not installed (pip install llama-cpp-python); its column is left out", file=sys.stderr)
             continue
         results[name] = result
-    first = next(iter(results.values()))
-    print(f"{first['prompts']} prompts (mean {first['prompt_tokens']:.0f} tokens), max {MAX_NEW_TOKENS} new tokens, "
+    print(f"{len(texts)} prompts (mean {prompt_tokens:.0f} tokens), max {MAX_NEW_TOKENS} new tokens, "
           f"stop at newline or closing quote, {os.cpu_count()} threads, best of {args.repeats}\n")
     names = list(results)
-    llama = [e for e in names if e.startswith("llama.cpp")]
+    llama = [e for e in names if e.startswith("llama.cpp")] if any(e.startswith("ripple") for e in names) else []
     print("| N | " + " | ".join(f"{e} cand/s" for e in names) + (" | best Ripple ÷ best llama.cpp" if llama else "")
           + " |")
     print("|" + "---|" * (1 + len(names) + bool(llama)))
     for n in args.n:
         cells = [f"{results[e]['rows'][str(n)]['cand_s']:.2f}" for e in names]
         ratio = ""
-        if llama:
+        if llama and any(e.startswith("ripple") for e in names):
             ours = max(results[e]["rows"][str(n)]["cand_s"] for e in names if e.startswith("ripple"))
             theirs = max(results[e]["rows"][str(n)]["cand_s"] for e in llama)
             ratio = f" | {ours / theirs:.2f}x"
