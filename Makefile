@@ -55,8 +55,15 @@ $(VENV)/.installed-ray: $(STAMP)
 test-slow: $(STAMP) $(VENV)/.installed-ray sysdeps
 	$(PY) -m pytest -q -m 'slow or real_model'
 
+# llama.cpp for bench/generate.py (it compiles, ~5 min on 2 cores). On x86-64 it is built for
+# AVX-512 without AMX: where the kernel does not hand AMX to processes (this project's VMs list
+# it), the -march=native build crashes in llama_decode on any prompt of more than one token.
+LLAMA_CMAKE_ARGS := $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+	-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+
 bench: $(STAMP) sysdeps
-	$(PY) -m pip install --quiet llama-cpp-python
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install --quiet llama-cpp-python
 	$(PY) bench/generate.py
 	$(PY) bench/transcribe.py
 

@@ -7,7 +7,7 @@ the same stop rule (a newline or the closing quote) for every engine:
   ripple           transformers backend: one batched call per prompt, prompt run once and its
                    KV cache shared (torch threads: all cores)
   ripple-int8      the same with --precision int8
-  ripple-ct2       --backend ctranslate2, fp32 (CTranslate2's threads: all cores)
+  ripple-ct2       --backend ctranslate2, fp32, on one thread as Ripple runs it (lm/ctranslate.THREADS)
   ripple-ct2-int8  --backend ctranslate2 --precision int8
   pipeline         transformers pipeline("text-generation"), one candidate per call
   llama.cpp        llama-cpp-python on the GGUF file itself, one completion after another
