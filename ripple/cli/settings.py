@@ -59,8 +59,13 @@ class Settings:
     def where(self, section: str, option: str) -> str:
         """'ripple.toml:5: [generate].top_p', the place a value was set."""
         key = self.keys.get((section, option), option)
-        line = _line_of(self.text, section, key) or _line_of(self.text, section, None)
-        return f"{self.path}:{line}: [{section}].{key}" if line else f"{self.path}: [{section}].{key}"
+        return f"{_place(self.path, self.text, section, key)}: [{section}].{key}"
+
+
+def _place(path: Path, text: str, section: str, key: str | None) -> str:
+    """'ripple.toml:5', the line of `key` in `[section]`, else of the section, else the file alone."""
+    line = _line_of(text, section, key) or _line_of(text, section, None)
+    return f"{path}:{line}" if line else str(path)
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:
@@ -166,16 +171,14 @@ def load_settings(path: Path | None, root: typer.core.TyperGroup) -> Settings:
     try:
         tables = list(_tables(raw, known))
     except _Unknown as exc:
-        line = _line_of(text, exc.section, exc.key) or _line_of(text, exc.section, None)
         name = f"[{exc.section}]" + (f".{exc.key}" if exc.key else "")
-        raise InputError(f"{path}:{line}" if line else str(path), f"{name}: unknown section or field") from None
+        raise InputError(_place(path, text, exc.section, exc.key), f"{name}: unknown section or field") from None
     for section, table in tables:
         cmd, keys = known[section], settable(known[section])
         values = settings.sections.setdefault(section, {})
         for key, raw_value in table.items():
             param = keys.get(key)
-            where = _line_of(text, section, key) or _line_of(text, section, None)
-            place = f"{path}:{where}" if where else str(path)
+            place = _place(path, text, section, key)
             if param is None:
                 raise InputError(place, f"[{section}].{key}: unknown section or field")
             try:
