@@ -10,8 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ripple.config import GenerateConfig, from_options
-from ripple.errors import FieldError
+from ripple.config import GenerateConfig, check_fields, from_options, option
 from ripple.schedule import ScheduleConfig
 from ripple.video.frames import FramesConfig
 from ripple.video.render import RenderConfig
@@ -27,7 +26,7 @@ ENGINES = ("local", "ray")
 class BatchConfig:
     source: Path  # the folder of recordings and game-state files
     out: Path  # where outputs, the manifest and the report go
-    stages: tuple[str, ...] = STAGES  # which stages run, where they apply
+    stages: tuple[str, ...] = option(STAGES, name="stage")  # which stages run, where they apply
     workers: int = 1  # local processes, or Ray actors, each loading its models once
     engine: str = "local"  # local, or ray
     address: str | None = None  # the Ray cluster (ray://host:port or host:port); None: start a local one
@@ -79,21 +78,20 @@ def build_config(source: Path, out: Path, settings: Mapping[str, Mapping[str, An
         BatchConfig, flags, source=source, out=out,
         stages=STAGES if "all" in stages else tuple(s for s in STAGES if s in stages),
         generate=generate_config({**over("generate"), "out": None, "run_id": None}, Path(".")),
-        frames=from_options(FramesConfig, narrate), ocr=narrate.get("ocr") or "auto",
+        frames=from_options(FramesConfig, narrate), ocr=narrate.get("ocr") or BatchConfig.ocr,
         voice=from_options(VoiceConfig, narrate), schedule=from_options(ScheduleConfig, narrate),
         render=from_options(RenderConfig, narrate),
-        transcribe_backend=transcribe.get("backend") or "faster", transcribe_model=transcribe.get("model") or "tiny.en",
+        transcribe_backend=transcribe.get("backend") or BatchConfig.transcribe_backend,
+        transcribe_model=transcribe.get("model") or BatchConfig.transcribe_model,
     )
     check(cfg)
     return cfg
 
 
 def check(cfg: BatchConfig) -> None:
-    for ok, where, message in [
+    check_fields(cfg, [
         (1 <= cfg.workers <= 256, "workers", "must be 1 to 256"),
         (1 <= cfg.max_attempts <= 100, "max_attempts", "must be 1 to 100"),
         (cfg.engine in ENGINES, "engine", f"must be one of {', '.join(ENGINES)}"),
         (bool(cfg.stages), "stages", f"choose at least one of {', '.join(STAGES)}, or all"),
-    ]:
-        if not ok:
-            raise FieldError(where, message, option="stage" if where == "stages" else None)
+    ])
