@@ -205,9 +205,8 @@ def timed(fn, texts, n, repeats):
 def make_engine(name: str):
     """(the engine's run(texts, n) -> tokens, the tokenizer prompts are rendered with) or (None, None).
     llama.cpp's engines never import torch: the two OpenMP runtimes in one process crash it."""
-    gguf = packaged.package_file(packaged.EMBEDDED["smollm2-135m"])
-    folder = models.embedded_folder("smollm2-135m")
     if name.startswith("llama.cpp"):
+        gguf = packaged.package_file(packaged.EMBEDDED["smollm2-135m"])
         return (make_llama_cpp(gguf) if name == "llama.cpp" else make_llama_cpp_batched(gguf)), None
     import torch
 
@@ -218,7 +217,7 @@ def make_engine(name: str):
     lm = models.load("smollm2-135m", precision, backend)
     if name.startswith("ripple"):
         return (lambda t, n: run_ripple(lm, t, n)), lm.tokenizer
-    return make_pipeline(folder), lm.tokenizer
+    return make_pipeline(models.embedded_folder("smollm2-135m")), lm.tokenizer
 
 
 def worker(name: str, ns: list[int], texts: list[str], repeats: int) -> dict:
