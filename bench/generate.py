@@ -6,6 +6,7 @@ the same stop rule (a newline or the closing quote) for every engine:
 
   ripple           transformers backend: one batched call per prompt, prompt run once and its
                    KV cache shared (torch threads: all cores)
+  ripple-bf16      the same with --precision bf16 (weights in bfloat16; CPUs with AVX512_BF16 or AMX)
   ripple-int8      the same with --precision int8
   ripple-ct2       --backend ctranslate2, fp32, on one thread as Ripple runs it (lm/ctranslate.THREADS)
   ripple-ct2-int8  --backend ctranslate2 --precision int8
@@ -211,7 +212,8 @@ def make_engine(name: str):
     import torch
 
     torch.set_num_threads(os.cpu_count() or 2)
-    backend, precision = {"ripple": ("transformers", "fp32"), "ripple-int8": ("transformers", "int8"),
+    backend, precision = {"ripple": ("transformers", "fp32"), "ripple-bf16": ("transformers", "bf16"),
+                          "ripple-int8": ("transformers", "int8"),
                           "ripple-ct2": ("ctranslate2", "fp32"),
                           "ripple-ct2-int8": ("ctranslate2", "int8")}.get(name, ("transformers", "fp32"))
     lm = models.load("smollm2-135m", precision, backend)
@@ -236,7 +238,7 @@ def worker(name: str, ns: list[int], texts: list[str], repeats: int) -> dict:
     return {"engine": name, "rows": rows, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-ENGINES = ["ripple", "ripple-int8", "ripple-ct2", "ripple-ct2-int8", "pipeline", "llama.cpp", "llama.cpp-batch"]
+ENGINES = ["ripple", "ripple-bf16", "ripple-int8", "ripple-ct2", "ripple-ct2-int8", "pipeline", "llama.cpp", "llama.cpp-batch"]
 
 
 def main() -> None:

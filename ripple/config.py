@@ -92,7 +92,7 @@ class RankConfig:
 class GenerateConfig:
     state_file: Path  # YAML, JSON or JSON Lines game-state file
     model: str = DEFAULT_MODEL  # registry name, hub name or local folder
-    precision: str = "fp32"  # fp32, or int8 for faster, rougher decoding on a CPU
+    precision: str = "auto"  # auto (bf16 where the CPU computes it, else fp32), fp32, bf16, or int8 (faster, rougher)
     backend: str = "transformers"  # or ctranslate2: the same model converted once, decoded faster on a CPU
     template: str = "auto"  # play-by-play, colour, hype, auto, or a template file
     sampling: SamplingConfig = field(default_factory=SamplingConfig)

@@ -192,5 +192,5 @@ def test_shell_completion_offers_commands_and_choices():
         return subprocess.run([str(ripple)], env=env, capture_output=True, text=True, timeout=60).stdout.split()
 
     assert complete("ripple gen") == ["generate"]
-    assert complete("ripple generate x.yaml --precision ") == ["fp32", "int8"]
+    assert complete("ripple generate x.yaml --precision ") == ["auto", "fp32", "bf16", "int8"]
     assert "doom" in complete("ripple live ")

@@ -72,13 +72,16 @@ def test_embedded_default_converts_once_and_reloads_from_the_cache(smol_folder):
     assert 134e6 < lm.parameters < 136e6
 
 
-def test_onednn_kernels_give_the_same_logits(tiny_gpt2, tiny_lm):
+def test_onednn_kernels_give_the_same_logits(tiny_gpt2):
     import torch
     from transformers import AutoModelForCausalLM
 
+    from ripple.lm import models
+
+    fp32 = models.load(str(tiny_gpt2), "fp32")
     plain = AutoModelForCausalLM.from_pretrained(tiny_gpt2).eval()
-    swapped = {type(m).__name__ for m in tiny_lm.model.modules()}
+    swapped = {type(m).__name__ for m in fp32.model.modules()}
     assert "OneDNNLinear" in swapped and "Conv1D" not in swapped
     ids = torch.tensor([[15496, 995, 11, 428, 318, 257, 1332, 13]])
     with torch.inference_mode():
-        assert torch.allclose(plain(input_ids=ids).logits, tiny_lm.model(input_ids=ids).logits, atol=1e-4)
+        assert torch.allclose(plain(input_ids=ids).logits, fp32.model(input_ids=ids).logits, atol=1e-4)

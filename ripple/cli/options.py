@@ -24,8 +24,10 @@ Config = Annotated[Optional[Path], typer.Option(
 # ---- the language model -------------------------------------------------------------------------
 Model = Annotated[str, typer.Option(help="Registry name (see `ripple models`), Hugging Face hub id (org/name), "
                                          "or a local model or adapter folder.", envvar="RIPPLE_MODEL")]
-Precision = Annotated[Literal["fp32", "int8"], typer.Option(help="int8: faster on a CPU, rougher lines.",
-                                                            envvar="RIPPLE_PRECISION")]
+Precision = Annotated[Literal["auto", "fp32", "bf16", "int8"], typer.Option(
+    help="auto: bf16 where the CPU computes it natively, else fp32. "
+         "bf16: half the bytes per weight, fp32's lines to within rounding (CPUs with AVX512_BF16 or AMX). "
+         "int8: fastest on a CPU, rougher lines.", envvar="RIPPLE_PRECISION")]
 Backend = Annotated[Literal["transformers", "ctranslate2"], typer.Option(
     help="ctranslate2: the same model converted once (cached), decoded several times faster on a CPU.",
     envvar="RIPPLE_BACKEND")]
@@ -72,7 +74,7 @@ Heartbeat = Annotated[float, typer.Option(help="A quiet moment (for colour) at l
 
 
 # ---- blocks of options several commands take, with their usual defaults ---------------------------
-LM = {"model": (Model, DEFAULT_MODEL), "precision": (Precision, "fp32"), "backend": (Backend, "transformers"),
+LM = {"model": (Model, DEFAULT_MODEL), "precision": (Precision, "auto"), "backend": (Backend, "transformers"),
       "template": (Template, "auto")}
 SAMPLING = {"candidates": (Candidates, S.candidates), "temperature": (Temperature, S.temperature),
             "top_p": (TopP, S.top_p), "top_k": (TopK, S.top_k),

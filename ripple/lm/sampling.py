@@ -178,21 +178,24 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
     may write at once. `guard`: the moment's numbers and names (constraints.py): numbers it
     does not hold cannot be written.
 
-    All candidates decode as one batch over copies of the prompt's KV cache. A row leaves
-    the batch (and the cache) as soon as it emits a stop token, so a batch of short lines
-    is not kept running for its longest one: the reason this loop exists beside
-    transformers' generate, which computes finished rows to the end.
+    All candidates decode as one batch over the prompt's KV cache. A row leaves the batch
+    (and the cache) as soon as it emits a stop token, so a batch of short lines is not kept
+    running for its longest one: the reason this loop exists beside transformers' generate,
+    which computes finished rows to the end. Each token's log-probability under the model
+    (before the guard, the penalty and the temperature) is kept, so that the coherence
+    scorer takes each line's mean as measured and runs no second pass.
     """
     import torch
 
     if lm.backend == "ctranslate2":
         return _sample_ctranslate2(lm, prompt, sampling, seed, on_token, lane, guard)
-    tok, model, n = lm.tokenizer, lm.model, sampling.candidates
+    tok, n = lm.tokenizer, sampling.candidates
     stop_ids = _stop_token_ids(tok, prompt.quoted)
     stops, stop_set = torch.tensor(stop_ids, device=prompt.ids.device), set(stop_ids)
-    cache = prompt.expanded_cache(n)
+    rows = _Rows.start(lm, prompt, n, sampling.max_new_tokens)
     alive = torch.arange(n)  # which candidates are still being written, by original row
     made: list[list[int]] = [[] for _ in range(n)]
+    logprobs: list[list[float]] = [[] for _ in range(n)]  # each token's, under the model itself
     # What the repetition penalty looks at, per live row: its own tokens and the earlier lines' (guard.echoes)
     echoes = guard.echoes if guard is not None else ()
     seen = torch.tensor([echoes], dtype=torch.long, device=prompt.ids.device).reshape(1, -1).repeat(n, 1)
@@ -201,13 +204,16 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
     torch.manual_seed(seed)
     with torch.inference_mode():
         for _ in range(sampling.max_new_tokens):
-            logits = model(input_ids=step_input, past_key_values=cache, use_cache=True).logits[:, -1]
+            logits = rows.step(step_input).float()
+            model_logits = logits
             if guard is not None:
                 logits = guard.steer(logits, [numbers[row] for row in alive.tolist()])
             chosen = pick_next(logits, seen, sampling)
+            chosen_lp = (model_logits.gather(1, chosen[:, None]).squeeze(1) - model_logits.logsumexp(1)).tolist()
             stop = False
-            for row, token in zip(alive.tolist(), chosen.tolist()):
+            for row, token, lp in zip(alive.tolist(), chosen.tolist(), chosen_lp):
                 made[row].append(token)
+                logprobs[row].append(lp)
                 if guard is not None:
                     numbers[row] = guard.advance(numbers[row], token)
                 if on_token is not None:
@@ -218,16 +224,42 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
                 break
             if not going.all():
                 keep = going.nonzero().squeeze(1)
-                cache.batch_select_indices(keep)
+                rows.keep(keep)
                 alive, chosen, seen = alive[keep], chosen[keep], seen[keep]
             seen = torch.cat([seen, chosen[:, None]], dim=1)
             step_input = chosen[:, None]
     candidates = []
-    for tokens in made:
+    for tokens, lps in zip(made, logprobs):
         raw = tok.decode(tokens, skip_special_tokens=True)
         text, complete = cut_line(raw, prompt.quoted)
-        candidates.append(Candidate(text=text, raw=raw, complete=complete, new_tokens=len(tokens)))
+        candidates.append(Candidate(text, raw, complete, len(tokens), _mean_over(tok, tokens, lps, text)))
     return candidates
+
+
+class _Rows:
+    """The candidates' decoding state: Ripple's own step (lm/decoder.py) where it runs the
+    model, else transformers' forward over a copy of the prompt's cache per row."""
+
+    def __init__(self, model, cache, batch):
+        self.model, self.cache, self.batch = model, cache, batch
+
+    @classmethod
+    def start(cls, lm, prompt: EncodedPrompt, n: int, room: int) -> _Rows:
+        if lm.decoder is not None:
+            return cls(None, None, lm.decoder.start(prompt.cache, n, room))
+        return cls(lm.model, prompt.expanded_cache(n), None)
+
+    def step(self, step_input):
+        """Each live row's logits for the token after `step_input` (rows, 1)."""
+        if self.batch is not None:
+            return self.batch.step(step_input[:, 0])
+        return self.model(input_ids=step_input, past_key_values=self.cache, use_cache=True).logits[:, -1]
+
+    def keep(self, rows) -> None:
+        if self.batch is not None:
+            self.batch.keep(rows)
+        else:
+            self.cache.batch_select_indices(rows)
 
 
 def reported_logprobs(candidates: list[Candidate]) -> dict[str, float]:
