@@ -45,7 +45,7 @@ from ripple.voice import VoiceConfig  # noqa: E402
 
 LIGHT = SamplingConfig(candidates=2, max_new_tokens=16)
 SETTINGS = {  # --setting: (label, backend, precision, sampling, weights or None for the defaults, voice)
-    "defaults": ("narrate defaults", "transformers", "fp32", SamplingConfig(), None, "auto"),
+    "defaults": ("narrate defaults", "transformers", "auto", SamplingConfig(), None, "auto"),
     "light": ("light (2x16, int8, espeak-ng)", "transformers", "int8", LIGHT,
               LIVE_WEIGHTS, "espeak-ng"),  # live's scorers: no relevance model
     "fast": ("fast (light through ctranslate2)", "ctranslate2", "int8", LIGHT, LIVE_WEIGHTS, "espeak-ng"),

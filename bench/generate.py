@@ -19,6 +19,7 @@ Each engine runs in a process of its own, so that its peak resident memory (RSS)
 each figure is the best of --repeats runs (default 3). Ratios are against the best llama.cpp
 figure at each N.
 Run:  .venv/bin/python bench/generate.py [--n 1 4 8 16] [--prompts 3] [--engines ripple-ct2 llama.cpp]
+      .venv/bin/python bench/generate.py --kl   (each precision's next-token KL to fp32, as it decodes)
 Needs llama-cpp-python for the llama.cpp columns (pip install llama-cpp-python; `make bench` does).
 """
 
@@ -238,6 +239,34 @@ def worker(name: str, ns: list[int], texts: list[str], repeats: int) -> dict:
     return {"engine": name, "rows": rows, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def kl_to_fp32(precisions=("bf16", "int8"), count: int = 12) -> dict[str, float]:
+    """Mean next-token KL(fp32 || precision), in nats, through Ripple's decoding step itself:
+    the prompts of the first `count` moments of bench/states/dev/ (never the held-out ones),
+    each followed by its first event's words, teacher-forced one token at a time."""
+    import torch
+
+    from ripple.lm.sampling import encode_prompt
+
+    files = sorted((ROOT / "bench" / "states" / "dev").glob("*"))
+    moments = [m for f in files for m in load_moments(f)][:count]
+    loaded = {p: models.load("smollm2-135m", p) for p in ("fp32", *precisions)}
+    tok = loaded["fp32"].tokenizer
+    sums, counts = dict.fromkeys(precisions, 0.0), 0
+    for m in moments:
+        prompt = to_prompt(render(find_template("auto", m), m, []), tok)
+        line = tok(" " + (m.events[0].text if m.events else m.scene), add_special_tokens=False)["input_ids"][:24]
+        logps = {}
+        for p, lm in loaded.items():
+            batch = lm.decoder.start(encode_prompt(lm, prompt, len(line) + 1).cache, 1, len(line) + 1)
+            ids = [tok(prompt, return_tensors="pt")["input_ids"][0, -1].item(), *line]
+            with torch.inference_mode():
+                logps[p] = torch.stack([batch.step(torch.tensor([t]))[0].float().log_softmax(-1) for t in ids])
+        for p in precisions:
+            sums[p] += float((logps["fp32"].exp() * (logps["fp32"] - logps[p])).sum(-1).sum())
+        counts += len(line) + 1
+    return {p: sums[p] / counts for p in precisions}
+
+
 ENGINES = ["ripple", "ripple-bf16", "ripple-int8", "ripple-ct2", "ripple-ct2-int8", "pipeline", "llama.cpp", "llama.cpp-batch"]
 
 
@@ -250,9 +279,15 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
+    parser.add_argument("--kl", action="store_true", help="print each precision's next-token KL to fp32 and stop")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.kl:
+        print("| precision | next-token KL to fp32, nats |\n|---|---|")
+        for precision, kl in kl_to_fp32().items():
+            print(f"| {precision} | {kl:.4f} |")
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.n, json.loads(args.texts.read_text()), args.repeats)))
         return

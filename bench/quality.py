@@ -20,7 +20,8 @@ and then over every candidate (the gap is the ranking's lift):
 Run:  .venv/bin/python bench/quality.py [--set heldout|dev] [--settings tf-n8 ct2-n8 ...]
                                         [--model NAME]... [--out bench/results/quality]
 Settings: tf-n8 tf-n1 ct2-n8 ct2-n1 (backend and candidates; the default template choice; N=1
-is one candidate as written, with no redraw),
+is one candidate as written, with no redraw; the default precision), tf-n8-fp32, tf-n8-bf16,
+tf-n8-int8 (a precision named),
 and ct2-n8-play-by-play, ct2-n8-colour, ct2-n8-hype (one template for every moment).
 Each --model adds the settings again for that model (a tuned one against the base).
 --rescore OUT reads the lines an earlier run wrote again with today's checks.
@@ -48,7 +49,8 @@ from ripple.grounding import Grounding  # noqa: E402
 from ripple.state import load_moments  # noqa: E402
 
 SETTINGS = {
-    "tf-n8": dict(backend="transformers", candidates=8),
+    "tf-n8": dict(backend="transformers", candidates=8),  # the default precision (auto: bf16 where native)
+    **{f"tf-n8-{p}": dict(backend="transformers", candidates=8, precision=p) for p in ("fp32", "bf16", "int8")},
     "tf-n1": dict(backend="transformers", candidates=1, redraws=0),
     "ct2-n8": dict(backend="ctranslate2", candidates=8),
     "ct2-n1": dict(backend="ctranslate2", candidates=1, redraws=0),
@@ -83,13 +85,13 @@ def figures(checks) -> dict[str, float]:
 
 
 def run_setting(name: str, spec: dict, model: str, files: list[Path], out: Path, loaded: dict) -> dict:
-    key = (model, spec["backend"])
+    key = (model, spec["backend"], spec.get("precision", "auto"))
     if key not in loaded:
-        loaded[key] = models.load(model, "fp32", spec["backend"])
+        loaded[key] = models.load(model, key[2], spec["backend"])
     lm = loaded[key]
     top, every, moments_out, written, seconds = [], [], [], 0, 0.0
     for path in files:
-        cfg = GenerateConfig(state_file=path, model=model, backend=spec["backend"],
+        cfg = GenerateConfig(state_file=path, model=model, backend=spec["backend"], precision=key[2],
                              template=spec.get("template", "auto"),
                              sampling=replace(SamplingConfig(), **_sampling(spec)))
         started = time.perf_counter()

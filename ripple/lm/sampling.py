@@ -228,11 +228,16 @@ def sample(lm, prompt: EncodedPrompt, sampling: SamplingConfig, seed: int,
                 alive, chosen, seen = alive[keep], chosen[keep], seen[keep]
             seen = torch.cat([seen, chosen[:, None]], dim=1)
             step_input = chosen[:, None]
+    return _candidates(tok, zip(made, logprobs), prompt.quoted)
+
+
+def _candidates(tok, made, quoted: bool) -> list[Candidate]:
+    """Candidates from each one's (token ids, their log-probabilities)."""
     candidates = []
-    for tokens, lps in zip(made, logprobs):
+    for tokens, logprobs in made:
         raw = tok.decode(tokens, skip_special_tokens=True)
-        text, complete = cut_line(raw, prompt.quoted)
-        candidates.append(Candidate(text, raw, complete, len(tokens), _mean_over(tok, tokens, lps, text)))
+        text, complete = cut_line(raw, quoted)
+        candidates.append(Candidate(text, raw, complete, len(tokens), _mean_over(tok, tokens, logprobs, text)))
     return candidates
 
 
@@ -275,12 +280,7 @@ def _sample_ctranslate2(lm, prompt: EncodedPrompt, sampling: SamplingConfig, see
     line_ends = frozenset(_stop_token_ids(lm.tokenizer, False))
     made = ctranslate.sample(lm, prompt.ids[0].tolist(), stops, line_ends, sampling, seed, on_token=on_token,
                              lane=lane, suppress=guard.suppress_sequences() if guard is not None else None)
-    candidates = []
-    for tokens, logprobs in made:
-        raw = lm.tokenizer.decode(tokens, skip_special_tokens=True)
-        text, complete = cut_line(raw, prompt.quoted)
-        candidates.append(Candidate(text, raw, complete, len(tokens), _mean_over(lm.tokenizer, tokens, logprobs, text)))
-    return candidates
+    return _candidates(lm.tokenizer, made, prompt.quoted)
 
 
 def _mean_over(tok, tokens: list[int], logprobs: list[float], text: str) -> float | None:
