@@ -216,11 +216,14 @@ class Writer:
         return result
 
     def draft(self, index: int, moment: Moment, template, said: list[str], lane: int = 0,
-              seed_step: int = 0) -> Draft:
+              seed_step: int = 0, max_new_tokens: int | None = None) -> Draft:
         """Moment `index`'s candidates, not ranked yet. Two lanes may draft at once with
         CTranslate2 (see `lanes`); a transformers model drafts on lane 0 only, because
-        each prompt reuses the previous one's cache."""
+        each prompt reuses the previous one's cache. `max_new_tokens` caps the setting's
+        (narrate: a line longer than the room at its moment could not be placed)."""
         cfg, lm = self.cfg, self.lm
+        if max_new_tokens is not None and max_new_tokens < cfg.sampling.max_new_tokens:
+            cfg = replace(cfg, sampling=replace(cfg.sampling, max_new_tokens=max(1, max_new_tokens)))
         started = time.perf_counter()
         turns, prompt = prompt_for(lm, template, moment, said)
         encoded = encode_prompt(lm, prompt, room=cfg.sampling.max_new_tokens, reuse=self.encoded)
@@ -268,6 +271,10 @@ def prepare(cfg: GenerateConfig, moments: list[Moment], progress: Progress, lm=N
 
     templates = [find_template(cfg.template, m) for m in moments]
     if lm is None:
+        if cfg.rank.weights.get("relevance", 0) > 0:
+            from ripple.rank import relevance
+
+            relevance.warm_up()  # its model loads beside the language model
         progress(f"loading {cfg.model}", 0, len(moments))
         lm = models.load(cfg.model, cfg.precision, cfg.backend)
     return templates, lm

@@ -63,6 +63,13 @@ class Dropped:
     reason: str
 
 
+def tokens_for(seconds: float) -> int:
+    """The most new tokens worth writing for a line that must be said within `seconds`: a
+    fast speaker's words (a fifth above the average) at a generous 1.6 tokens a word, and a
+    few for the stop mark. A line longer than that could not be placed there."""
+    return int(seconds * WORDS_PER_SECOND * 1.2 * 1.6) + 4
+
+
 def estimate_seconds(text: str, rate: float = 1.0) -> float:
     """How long `text` takes to say, before anything is synthesised."""
     words = len(text.split())
@@ -74,14 +81,15 @@ def schedule(
     duration: float,
     seconds: Callable[[int, str], float],
     cfg: ScheduleConfig = ScheduleConfig(),
-    write: Callable[[int, list[Line]], list[tuple[str, float]]] | None = None,
+    write: Callable[[int, list[Line], float], list[tuple[str, float]]] | None = None,
     ahead: Callable[[int, list[Line]], None] | None = None,
 ) -> tuple[list[Line], list[Dropped]]:
     """Place lines; `seconds(moment, text)` is a line's spoken length. Returns the lines in
     time order and the moments left silent. `write(moment, placed)`, when given, supplies a
     moment's candidates (the options then carry none) once it is sure to be tried, with the
-    lines placed so far, in time order. `ahead(moment, placed)` hears of the moment likely
-    to be written after it (see above)."""
+    lines placed so far, in time order, and the longest line in seconds that could still be
+    placed there (so no longer one need be written: tokens_for). `ahead(moment, placed)`
+    hears of the moment likely to be written after it (see above)."""
     placed: list[Line] = []
     dropped: list[Dropped] = []
     ordered = sorted(options, key=lambda o: (-o.importance, o.time))
@@ -101,7 +109,9 @@ def schedule(
                                  None)
                 if following is not None:
                     ahead(following.moment, list(placed))
-            option = replace(option, candidates=write(option.moment, list(placed)))
+            longest = _longest_free(placed, option.time + cfg.lead_s, option.time + cfg.max_delay_s, duration,
+                                    cfg.min_gap_s)
+            option = replace(option, candidates=write(option.moment, list(placed), longest))
         tried = [(i, text) for i, (text, _) in enumerate(option.candidates) if text.strip()][: cfg.alternatives]
         if not tried:
             dropped.append(Dropped(option.moment, option.time, "no usable candidate"))
@@ -127,6 +137,18 @@ def _why(blocker: Line | None) -> str:
         return "too long to finish before the video ends"
     return (f"crowded out by the line at {blocker.start:.1f}s (moment {blocker.moment + 1}, "
             f"importance {blocker.importance:.2f})")
+
+
+def _longest_free(placed: list[Line], earliest: float, latest: float, duration: float, gap: float) -> float:
+    """The longest line, in seconds, that fits somewhere starting in [earliest, latest]."""
+    starts = [earliest] + [l.end + gap for l in placed if earliest < l.end + gap <= latest]
+    longest = 0.0
+    for start in starts:
+        if any(l.start - gap < start < l.end + gap for l in placed):
+            continue
+        after = [l.start - gap for l in placed if l.start - gap >= start]
+        longest = max(longest, min([duration, *after]) - start)
+    return longest
 
 
 def _first_free(placed: list[Line], earliest: float, latest: float, length: float, duration: float, gap: float):

@@ -86,12 +86,14 @@ def test_prompt_cache_is_not_consumed(tiny_lm):
 def test_cached_prompt_gives_the_same_next_token_logits(tiny_lm):
     import torch
 
+    from ripple.lm.models import cache_keyword
+
     enc = encode_prompt(tiny_lm, PROMPT, room=8)
     with torch.inference_mode():
         full = tiny_lm.model(input_ids=enc.ids).logits[0, -1]
         cached = tiny_lm.model(
-            input_ids=enc.ids[:, -1:].repeat(3, 1), past_key_values=enc.expanded_cache(3), use_cache=True
-        ).logits[:, -1]
+            input_ids=enc.ids[:, -1:].repeat(3, 1), **{cache_keyword(tiny_lm.model): enc.expanded_cache(3)},
+            use_cache=True).logits[:, -1]
     assert torch.allclose(cached, full.expand(3, -1), atol=1e-4)
 
 

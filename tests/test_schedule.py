@@ -42,9 +42,11 @@ def test_only_moments_that_could_be_heard_are_written():
     texts = {i: [("one two three", 1.0), ("one two", 0.5)] for i in range(len(times))}
     eager = [Option(i, t, importance[i], texts[i]) for i, t in enumerate(times)]
     asked: list[tuple[int, list[int]]] = []
+    rooms: list[float] = []
 
-    def write(moment, placed):
+    def write(moment, placed, room_s):
         asked.append((moment, [l.moment for l in placed]))
+        rooms.append(room_s)
         return texts[moment]
 
     lazy = [Option(i, t, importance[i], []) for i, t in enumerate(times)]
@@ -57,6 +59,8 @@ def test_only_moments_that_could_be_heard_are_written():
     unwritten = [d for d in dropped if d.reason.endswith("not written")]
     assert unwritten and {d.moment for d in unwritten}.isdisjoint(order)
     assert {l.moment for l in lines} | {d.moment for d in dropped} == set(range(len(times)))
+    assert all(room >= cfg.shortest_s for room in rooms)  # never asked where no line could fit
+    assert rooms[0] == 30.0 - (3.5 + 0.2)  # the first, alone: from its start to the end of the video
 
 
 def test_ahead_hears_of_the_moment_likely_written_next():
@@ -67,7 +71,7 @@ def test_ahead_hears_of_the_moment_likely_written_next():
     importance = [0.9, 0.3, 0.5, 0.95, 0.2, 0.4, 0.6]
     events: list[tuple[str, int]] = []
 
-    def write(moment, placed):
+    def write(moment, placed, room_s):
         events.append(("write", moment))
         return [("one two three", 1.0), ("one two", 0.5)]
 
@@ -112,3 +116,25 @@ def test_estimate_grows_with_words_and_shrinks_with_rate():
     short, long = estimate_seconds("what a goal"), estimate_seconds("what a goal and what a season for this side")
     assert 0.9 < short < 1.6 and long > 2 * short - 0.3
     assert estimate_seconds("what a goal", rate=1.5) < short
+
+
+def test_each_moment_is_told_the_longest_line_that_could_still_be_placed():
+    """The room passed to `write` is the longest span free around the moment, so narrate
+    writes no line longer than could be heard there (schedule.tokens_for)."""
+    from ripple.schedule import tokens_for
+
+    rooms = {}
+
+    def write(moment, placed, room_s):
+        rooms[moment] = room_s
+        return [("one two three four five six", 1.0)] if moment == 0 else [("one two", 1.0)]
+
+    cfg = ScheduleConfig(min_gap_s=0.5, lead_s=0.2, max_delay_s=2.0, alternatives=3, shortest_s=1.0)
+    options = [Option(0, 4.0, 0.9, []), Option(1, 1.0, 0.5, []), Option(2, 12.0, 0.1, [])]
+    lines, _ = schedule(options, 14.0, by_words, cfg, write=write)
+    first = next(l for l in lines if l.moment == 0)
+    assert rooms[0] == 14.0 - 4.2  # nothing placed yet: to the video's end
+    # Moment 1 (1.0 s) can start from 1.2 to 3.0 and must end half a second before moment 0's line.
+    assert abs(rooms[1] - (first.start - 0.5 - 1.2)) < 1e-9
+    assert rooms[2] == 14.0 - 12.2 if first.end + 0.5 <= 12.2 else rooms[2] < 14.0 - 12.2
+    assert tokens_for(rooms[1]) < tokens_for(rooms[0]) and tokens_for(1.0) >= 3

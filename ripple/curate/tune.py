@@ -31,6 +31,7 @@ from ripple.curate.guards import GuardConfig, SignError, Watch, preflight
 from ripple.curate.sets import Judged, Pool
 from ripple.errors import InputError
 from ripple.lm.prompting import QUOTE
+from ripple.lm.models import cache_keyword
 
 Progress = Callable[[str, int, int], None]
 PAIRS_PER_MOMENT = 2  # best v worst, second best v second worst
@@ -131,10 +132,10 @@ def line_logprobs(policy, ref, tokenizer, prompt: str, texts: list[str], max_len
     def logits(model):
         cache = DynamicCache(config=model.config)
         if shared:
-            model(input_ids=prefix, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            model(input_ids=prefix, **{cache_keyword(model): cache}, use_cache=True, logits_to_keep=1)
             cache = copy.deepcopy(cache)
             cache.batch_repeat_interleave(len(fulls))
-        return model(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True).logits[:, :-1].float()
+        return model(input_ids=ids, attention_mask=mask, **{cache_keyword(model): cache}, use_cache=True).logits[:, :-1].float()
 
     with torch.inference_mode():
         a, b = logits(policy), logits(ref)

@@ -47,7 +47,7 @@ def _fused(linears, norm=None, scale_rows: tuple[int, float] | None = None):
     """
     import torch
 
-    weight = torch.cat([lin.weight.detach() for lin in linears], dim=0).clone()
+    weight = torch.cat([lin.weight.detach() for lin in linears], dim=0)  # a new tensor: the model's stay as they are
     if norm is not None:
         weight *= norm.detach()[None, :]
     if scale_rows is not None:

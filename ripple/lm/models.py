@@ -228,6 +228,15 @@ def _open_folder(path: Path, with_model: bool) -> tuple[Any, Any, Any, dict[str,
     return config, tokenizer, model, json.loads(info.read_text()) if info.is_file() else {}
 
 
+def cache_keyword(model) -> str:
+    """The name a model's forward takes its KV cache by: `cache` in recent transformers
+    (which warns on the old name, in every user's terminal), `past_key_values` before."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft wrapper
+    return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
+
+
 BACKENDS = ("transformers", "ctranslate2")
 
 

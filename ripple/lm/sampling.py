@@ -16,6 +16,7 @@ from typing import Any
 
 from ripple.config import SamplingConfig
 from ripple.lm.constraints import Guard
+from ripple.lm.models import cache_keyword
 from ripple.grounding import SENTENCE_END
 from ripple.lm.prompting import QUOTE
 
@@ -122,7 +123,7 @@ def encode_prompt(lm, text: str, room: int, reuse: EncodedPrompt | None = None) 
         cache = DynamicCache(config=lm.model.config)
     if body.shape[1] > shared:
         with torch.inference_mode():
-            lm.model(input_ids=body[:, shared:], past_key_values=cache, use_cache=True, logits_to_keep=1)
+            lm.model(input_ids=body[:, shared:], **{cache_keyword(lm.model): cache}, use_cache=True, logits_to_keep=1)
     return EncodedPrompt(text, ids, cache, text.rstrip(" ").endswith(QUOTE))
 
 
@@ -258,7 +259,7 @@ class _Rows:
         """Each live row's logits for the token after `step_input` (rows, 1)."""
         if self.batch is not None:
             return self.batch.step(step_input[:, 0])
-        return self.model(input_ids=step_input, past_key_values=self.cache, use_cache=True).logits[:, -1]
+        return self.model(input_ids=step_input, **{cache_keyword(self.model): self.cache}, use_cache=True).logits[:, -1]
 
     def keep(self, rows) -> None:
         if self.batch is not None:

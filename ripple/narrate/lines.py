@@ -10,7 +10,7 @@ from typing import Any
 
 from ripple.config import GenerateConfig
 from ripple.generate import CommentaryRun, MomentResult, Progress, Writer, prepare
-from ripple.schedule import Dropped, Line, Option
+from ripple.schedule import Dropped, Line, Option, tokens_for
 from ripple.state import Moment
 from ripple.voice import VoiceConfig, clip_seconds
 
@@ -32,13 +32,15 @@ class Candidates:
     def options(self) -> list[Option]:
         return [Option(i, m.time or 0.0, m.intensity or 0.0, []) for i, m in enumerate(self.moments)]
 
-    def write(self, index: int, placed: list[Line]) -> list[tuple[str, float]]:
-        """Moment `index`'s candidates, best first, as (text, total)."""
+    def write(self, index: int, placed: list[Line], room_s: float | None = None) -> list[tuple[str, float]]:
+        """Moment `index`'s candidates, best first, as (text, total), each no longer than a
+        line that could be said in `room_s` seconds (schedule.tokens_for)."""
         self.progress(f"moment {index + 1}/{len(self.moments)}: {self.templates[index].name}", len(self.results),
                       len(self.moments))
         t = time.perf_counter()
         said = _said_before(index, placed)
-        self.results[index] = self.writer.finish(self.drafts.wait(index, said), said)
+        tokens = None if room_s is None else tokens_for(room_s)
+        self.results[index] = self.writer.finish(self.drafts.wait(index, said, tokens), said)
         self.seconds += time.perf_counter() - t
         return [(c.text, c.total) for c in self.results[index].ranked]
 
@@ -111,9 +113,11 @@ class Drafts:
         if self.lanes and index not in self.started:
             self._submit(index, _said_before(index, placed))
 
-    def wait(self, index: int, said: list[str]):
+    def wait(self, index: int, said: list[str], tokens: int | None = None):
+        """Moment `index`'s draft: written now (of at most `tokens` new tokens), or the one
+        started ahead (of the full length: its room was not known then)."""
         if not self.lanes:
-            return self.writer.draft(index, self.moments[index], self.templates[index], said)
+            return self.writer.draft(index, self.moments[index], self.templates[index], said, max_new_tokens=tokens)
         if index not in self.started:
             self._submit(index, said)
         return self.started[index].result()

@@ -9,6 +9,7 @@ it wrote them (CTranslate2's step log-probabilities: the same quantity, no secon
 from __future__ import annotations
 
 from ripple.rank.base import RankContext, Score, clamp01
+from ripple.lm.models import cache_keyword
 
 FLOOR_NATS = 6.0  # a mean log-probability of -6 nats per token or less scores 0
 
@@ -65,7 +66,7 @@ def mean_logprobs(lm, prompt, texts: list[str]) -> list[float | None]:
         logits = lm.model(
             input_ids=ids.to(lm.device),
             attention_mask=mask.to(lm.device),
-            past_key_values=prompt.expanded_cache(len(rows)),
+            **{cache_keyword(lm.model): prompt.expanded_cache(len(rows))},
             use_cache=True,
         ).logits.float().cpu()
     logp = torch.log_softmax(logits[:, :-1], dim=-1)

