@@ -144,3 +144,21 @@ def test_precision_auto_and_bf16_are_resolved_or_refused(tiny_llama):
     assert models.load(str(tiny_llama)).precision == expected  # the default is auto
     with pytest.raises(ModelError, match="bf16 runs with --backend transformers"):
         models.load(str(tiny_llama), "bf16", "ctranslate2")
+
+
+def test_a_one_token_prompt_decodes_from_an_empty_cache(tiny_llama):
+    """A prompt of one token leaves nothing for the prompt pass to run: the step starts bare."""
+    from ripple.config import SamplingConfig
+    from ripple.lm import models
+    from ripple.lm.sampling import encode_prompt, sample
+
+    lm = models.load(str(tiny_llama), "fp32")
+    encoded = encode_prompt(lm, "Hi", room=6)
+    assert encoded.ids.shape[1] == 1
+    candidates = sample(lm, encoded, SamplingConfig(candidates=2, max_new_tokens=6, temperature=1.0), seed=1)
+    assert len(candidates) == 2 and all(c.new_tokens >= 1 for c in candidates)
+    (token,) = encoded.ids[0].tolist()
+    with torch.inference_mode():
+        first = lm.decoder.start(encoded.cache, 1, 2).step(torch.tensor([token]))[0]
+        reference = lm.model(input_ids=torch.tensor([[token]])).logits[0, -1]
+    assert float((first - reference).abs().max()) < 1e-4

@@ -106,15 +106,16 @@ class Decoder:
         `cache` (a transformers DynamicCache of batch 1), with room for `room` new tokens each."""
         import torch
 
+        t = cache.get_seq_length()  # 0 for a one-token prompt: nothing ran, no layer holds anything
         keys, values = [], []
-        for layer in cache.layers:
-            t = layer.keys.shape[2]
-            k = layer.keys.new_empty((self.kv_heads, t + room * n, self.head_dim))
+        for i in range(len(self.layers)):
+            k = self.embed.new_empty((self.kv_heads, t + room * n, self.head_dim))
             v = torch.empty_like(k)
-            k[:, :t], v[:, :t] = layer.keys[0], layer.values[0]
+            if t:
+                k[:, :t], v[:, :t] = cache.layers[i].keys[0], cache.layers[i].values[0]
             keys.append(k)
             values.append(v)
-        return Batch(self, keys, values, cache.get_seq_length(), n, room)
+        return Batch(self, keys, values, t, n, room)
 
 
 def _rms(x, eps):
