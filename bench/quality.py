@@ -18,7 +18,7 @@ and then over every candidate (the gap is the ranking's lift):
   cand/s     candidates written per second (model loading not counted)
 
 Run:  .venv/bin/python bench/quality.py [--set heldout|dev] [--settings tf-n8 ct2-n8 ...]
-                                        [--model NAME]... [--out bench/results/quality]
+                                        [--model NAME]... [--out bench/results/quality] [--seed N]
 Settings: tf-n8 tf-n1 ct2-n8 ct2-n1 (backend and candidates; the default template choice; N=1
 is one candidate as written, with no redraw; the default precision), tf-n8-fp32, tf-n8-bf16,
 tf-n8-int8 (a precision named),
@@ -58,13 +58,14 @@ SETTINGS = {
 }
 DEFAULT_SETTINGS = ("tf-n8", "tf-n1", "ct2-n8", "ct2-n1")
 GROUND = True  # --no-ground: decode without the number constraint and name bias
+SEED = 0  # --seed: another draw of every setting, to tell a setting's effect from the sampling's
 COLUMNS = ("grounded", "num", "misuse", "name", "unfin", "game", "field", "reader", "repeat")
 
 
 def _sampling(spec: dict) -> dict:
     """The setting's sampling fields that this Ripple has (an earlier one, run for a
     baseline, has neither ground nor redraws)."""
-    wanted = {"candidates": spec["candidates"], "ground": GROUND, "redraws": spec.get("redraws", 1)}
+    wanted = {"candidates": spec["candidates"], "ground": GROUND, "redraws": spec.get("redraws", 1), "seed": SEED}
     return {k: v for k, v in wanted.items() if k in SamplingConfig.__dataclass_fields__}
 
 
@@ -174,9 +175,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality")
     ap.add_argument("--no-ground", action="store_true", help="decode without the number constraint and name bias")
     ap.add_argument("--rescore", type=Path, help="read the lines of an earlier run's OUT again, writing nothing")
+    ap.add_argument("--seed", type=int, default=0, help="the sampling seed (default 0): another draw of the same settings")
     args = ap.parse_args()
-    global GROUND
-    GROUND = not args.no_ground
+    global GROUND, SEED
+    GROUND, SEED = not args.no_ground, args.seed
     folder = Path(args.set) if Path(args.set).is_dir() else ROOT / "bench" / "states" / args.set
     files = sorted(folder.glob("*.yaml"))
     if not files:
