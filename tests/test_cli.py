@@ -174,6 +174,9 @@ def test_env_reports_versions_and_names_what_is_missing(tmp_path):
     assert full["packages"]["torch"]["version"] == importlib.metadata.version("torch")
     assert full["programs"]["espeak-ng"]["path"] and full["programs"]["ffmpeg"]["version"].startswith("ffmpeg")
     assert {m["name"] for m in full["models"]} >= {"smollm2-135m", "whisper tiny.en"}
+    from ripple.lm import kernels
+
+    assert full["precision_auto"] == ("bf16" if kernels.bf16_supported() else "fp32")
     # without espeak-ng and tesseract on PATH, both are named with how to get them
     bare = json.loads(run_cli("env", "--json", env={"PATH": str(tmp_path)}).stdout)
     assert bare["programs"]["espeak-ng"]["path"] is None
@@ -181,6 +184,7 @@ def test_env_reports_versions_and_names_what_is_missing(tmp_path):
     assert any(m.startswith("tesseract (") for m in bare["missing"])
     text = run_cli("env").stdout
     assert f"Ripple {full['ripple']}" in text and "transformers" in text
+    assert f"--precision auto here: {full['precision_auto']}" in text
 
 
 def test_shell_completion_offers_commands_and_choices():

@@ -99,8 +99,17 @@ def environment() -> dict:
                       if packages[d]["version"] is None}
                      | {f"{n} (for {p['for']}: {p['get']})" for n, p in programs.items() if p["path"] is None})
     return {"ripple": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-            "cache": str(cache_root()), "packages": packages, "programs": programs, "models": models,
-            "missing": missing}
+            "cache": str(cache_root()), "precision_auto": _auto_precision(packages), "packages": packages,
+            "programs": programs, "models": models, "missing": missing}
+
+
+def _auto_precision(packages: dict) -> str | None:
+    """What --precision auto means on this machine (None without torch)."""
+    if packages.get("torch", {}).get("version") is None:
+        return None
+    from ripple.lm.models import resolve_precision
+
+    return resolve_precision("auto")
 
 
 def show_version(value: bool) -> None:
@@ -126,6 +135,8 @@ def env_command(as_json: o.Json = False) -> None:
     out = Console(highlight=False, soft_wrap=True)
     out.print(f"Ripple {info['ripple']}, Python {info['python']}, {info['platform']}", markup=False)
     out.print(f"cache: {info['cache']}", markup=False)
+    if info["precision_auto"]:
+        out.print(f"--precision auto here: {info['precision_auto']}", markup=False)
     for dist, p in info["packages"].items():
         out.print(f"  {dist:24} {p['version'] or '-':14} {p['for']}", markup=False)
     for name, p in info["programs"].items():
