@@ -162,3 +162,16 @@ def test_a_one_token_prompt_decodes_from_an_empty_cache(tiny_llama):
         first = lm.decoder.start(encoded.cache, 1, 2).step(torch.tensor([token]))[0]
         reference = lm.model(input_ids=torch.tensor([[token]])).logits[0, -1]
     assert float((first - reference).abs().max()) < 1e-4
+
+
+def test_lines_longer_than_the_first_room_grow_the_buffers(tiny_llama, monkeypatch):
+    """Room is set aside for FIRST_ROOM steps; a longer run doubles it without changing a logit."""
+    from ripple.lm import decoder, models
+
+    monkeypatch.setattr(decoder, "FIRST_ROOM", 2)
+    lm = models.load(str(tiny_llama), "fp32")
+    prompt = lm.tokenizer("The Baron goes down and the team runs to mid")["input_ids"]
+    worst = 0.0
+    for rows_tokens, logits in _decode(lm, prompt, steps=7, n=3, drop_at=4):
+        worst = max(worst, float((logits - _reference(lm, prompt, rows_tokens)).abs().max()))
+    assert worst < 1e-4

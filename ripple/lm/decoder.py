@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+FIRST_ROOM = 48  # new tokens per row set aside at first: the default 40 and more, never 256 x 1024 up front
 ARCHITECTURES = ("llama", "mistral")  # config.model_type: pre-norm, RoPE, grouped-query attention, SwiGLU
 
 
@@ -103,10 +104,12 @@ class Decoder:
 
     def start(self, cache, n: int, room: int) -> Batch:
         """A batch of `n` candidates continuing a prompt whose keys and values are in
-        `cache` (a transformers DynamicCache of batch 1), with room for `room` new tokens each."""
+        `cache` (a transformers DynamicCache of batch 1), with room for `room` new tokens each
+        (at first at most FIRST_ROOM: the buffers grow as lines run on)."""
         import torch
 
         t = cache.get_seq_length()  # 0 for a one-token prompt: nothing ran, no layer holds anything
+        room = max(1, min(room, FIRST_ROOM))  # grown if the lines run on (Batch._lay_out)
         keys, values = [], []
         for i in range(len(self.layers)):
             k = self.embed.new_empty((self.kv_heads, t + room * n, self.head_dim))
@@ -141,13 +144,19 @@ class Batch:
 
     def keep(self, rows) -> None:
         """Only these rows (a LongTensor of row indices) go on."""
+        self._lay_out(rows, self.room)
+
+    def _lay_out(self, rows, room: int) -> None:
+        """The buffers again with room for `room` steps, holding only `rows` (None: all)."""
         t, j, old = self.prompt, self.written, self.rows
-        self.rows = len(rows)
+        self.rows, self.room = (old if rows is None else len(rows)), room
         for buffers in (self.keys, self.values):
             for i, buf in enumerate(buffers):
                 fresh = buf.new_empty((buf.shape[0], t + self.room * self.rows, buf.shape[2]))
                 fresh[:, :t] = buf[:, :t]
-                tail = buf[:, t: t + j * old].view(buf.shape[0], j, old, buf.shape[2]).index_select(2, rows)
+                tail = buf[:, t: t + j * old].view(buf.shape[0], j, old, buf.shape[2])
+                if rows is not None:
+                    tail = tail.index_select(2, rows)
                 fresh[:, t: t + j * self.rows] = tail.reshape(buf.shape[0], j * self.rows, buf.shape[2])
                 buffers[i] = fresh
         self.mask = self._mask()
@@ -171,6 +180,8 @@ class Batch:
 
         d = self.decoder
         rows, kv, hd, group = tokens.shape[0], d.kv_heads, d.head_dim, d.heads // d.kv_heads
+        if self.written == self.room:  # more steps than set aside: twice the room, as a list grows
+            self._lay_out(None, 2 * self.room)
         at = self.prompt + self.written * rows  # where this step's keys go
         x = F.embedding(tokens, d.embed)[:, None, :]  # (rows, 1, hidden)
         cos, sin = d.rotary(x, torch.tensor([[self.prompt + self.written]]))
