@@ -39,7 +39,7 @@ def bf16_supported() -> bool:
 def for_cpu(model, precision: str):
     """`model`'s linear layers as Ripple runs them on a CPU at `precision`:
     fp32 and bf16 through oneDNN, int8 through torch's dynamic quantisation (what it leaves
-    in fp32 through oneDNN)."""
+    unquantised through oneDNN, in bf16 where the CPU computes it natively)."""
     if precision == "int8":
         return onednn_linears(quantize_int8(model), bf16=bf16_supported())
     return onednn_linears(model, bf16=precision == "bf16")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +170,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 def resolve_precision(precision: str, backend: str = "transformers") -> str:
     """"auto": bf16 where it costs nothing in the lines and runs faster (the transformers
-    backend on a CPU with AVX512_BF16 or AMX: next-token KL to fp32 0.0006 nats, see
-    bench/generate.py), else fp32. Other precisions stand as given."""
+    backend on a CPU with AVX512_BF16 or AMX: next-token KL to fp32 0.0004 nats, from
+    bench/generate.py --kl), else fp32. Other precisions stand as given."""
     if precision != "auto":
         return precision
     import torch
@@ -230,11 +231,17 @@ def _open_folder(path: Path, with_model: bool) -> tuple[Any, Any, Any, dict[str,
 
 def cache_keyword(model) -> str:
     """The name a model's forward takes its KV cache by: `cache` in recent transformers
-    (which warns on the old name, in every user's terminal), `past_key_values` before."""
+    (which warns on the old name, in every user's terminal), `past_key_values` before.
+    Asked on every decoding step, so the answer is kept per model class."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft wrapper
+    return _cache_keyword_of(type(base))
+
+
+@lru_cache(maxsize=None)
+def _cache_keyword_of(model_class) -> str:
     import inspect
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft wrapper
-    return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 BACKENDS = ("transformers", "ctranslate2")
