@@ -138,3 +138,4 @@ def test_each_moment_is_told_the_longest_line_that_could_still_be_placed():
     assert abs(rooms[1] - (first.start - 0.5 - 1.2)) < 1e-9
     assert rooms[2] == 14.0 - 12.2 if first.end + 0.5 <= 12.2 else rooms[2] < 14.0 - 12.2
     assert tokens_for(rooms[1]) < tokens_for(rooms[0]) and tokens_for(1.0) >= 3
+    assert tokens_for(4.0, rate=1.5) > tokens_for(4.0) > tokens_for(4.0, rate=0.7)  # a faster voice says more

@@ -157,7 +157,7 @@ def narrate(cfg: NarrateConfig, progress: Progress | None = None, lm=None) -> Na
     choose_backend(cfg.voice)  # no voice: say so before the slow part
     found = find_moments(cfg, inputs, progress)  # 1. moments
     seconds = {"moments": time.perf_counter() - started}
-    candidates = Candidates(cfg.generate, found.moments, progress, lm)  # 2. candidates, as the schedule asks
+    candidates = Candidates(cfg.generate, found.moments, progress, lm, cfg.voice.rate)  # 2. candidates, as asked
     voice = Voicing(cfg.voice, found.moments)  # 4. clips, as the schedule times lines
     try:
         lines, dropped = schedule(candidates.options(), found.probe.duration, voice.seconds_of, cfg.schedule,

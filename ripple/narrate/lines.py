@@ -21,8 +21,8 @@ class Candidates:
     (ctranslate2 on two cores) the moment the schedule says is likely next is written
     meanwhile (Drafts)."""
 
-    def __init__(self, cfg: GenerateConfig, moments: list[Moment], progress: Progress, lm=None):
-        self.cfg, self.moments, self.progress = cfg, moments, progress
+    def __init__(self, cfg: GenerateConfig, moments: list[Moment], progress: Progress, lm=None, rate: float = 1.0):
+        self.cfg, self.moments, self.progress, self.rate = cfg, moments, progress, rate  # rate: the voice's speed
         self.templates, self.lm = prepare(cfg, moments, progress, lm)
         self.writer = Writer(cfg, self.lm)
         self.drafts = Drafts(self.writer, moments, self.templates)
@@ -32,14 +32,14 @@ class Candidates:
     def options(self) -> list[Option]:
         return [Option(i, m.time or 0.0, m.intensity or 0.0, []) for i, m in enumerate(self.moments)]
 
-    def write(self, index: int, placed: list[Line], room_s: float | None = None) -> list[tuple[str, float]]:
+    def write(self, index: int, placed: list[Line], room_s: float) -> list[tuple[str, float]]:
         """Moment `index`'s candidates, best first, as (text, total), each no longer than a
-        line that could be said in `room_s` seconds (schedule.tokens_for)."""
+        line the voice could say in `room_s` seconds (schedule.tokens_for)."""
         self.progress(f"moment {index + 1}/{len(self.moments)}: {self.templates[index].name}", len(self.results),
                       len(self.moments))
         t = time.perf_counter()
         said = _said_before(index, placed)
-        tokens = None if room_s is None else tokens_for(room_s)
+        tokens = tokens_for(room_s, self.rate)
         self.results[index] = self.writer.finish(self.drafts.wait(index, said, tokens), said)
         self.seconds += time.perf_counter() - t
         return [(c.text, c.total) for c in self.results[index].ranked]
@@ -119,13 +119,13 @@ class Drafts:
         if not self.lanes:
             return self.writer.draft(index, self.moments[index], self.templates[index], said, max_new_tokens=tokens)
         if index not in self.started:
-            self._submit(index, said)
+            self._submit(index, said, tokens)
         return self.started[index].result()
 
-    def _submit(self, index: int, said: list[str]) -> None:
+    def _submit(self, index: int, said: list[str], tokens: int | None = None) -> None:
         lane = len(self.started) % len(self.lanes)
         self.started[index] = self.lanes[lane].submit(
-            self.writer.draft, index, self.moments[index], self.templates[index], said, lane)
+            self.writer.draft, index, self.moments[index], self.templates[index], said, lane, max_new_tokens=tokens)
 
     def close(self) -> None:
         for lane in self.lanes:  # a guess never asked for is finished, not cut (ctranslate.py: seeds)
