@@ -257,8 +257,9 @@ def kl_to_fp32(precisions=("bf16", "int8"), count: int = 12) -> dict[str, float]
         line = tok(" " + (m.events[0].text if m.events else m.scene), add_special_tokens=False)["input_ids"][:24]
         logps = {}
         for p, lm in loaded.items():
-            batch = lm.decoder.start(encode_prompt(lm, prompt, len(line) + 1).cache, 1, len(line) + 1)
-            ids = [tok(prompt, return_tensors="pt")["input_ids"][0, -1].item(), *line]
+            encoded = encode_prompt(lm, prompt, len(line) + 1)  # its last token is the first step's input
+            batch = lm.decoder.start(encoded.cache, 1, len(line) + 1)
+            ids = [int(encoded.ids[0, -1]), *line]
             with torch.inference_mode():
                 logps[p] = torch.stack([batch.step(torch.tensor([t]))[0].float().log_softmax(-1) for t in ids])
         for p in precisions:
